@@ -1,0 +1,36 @@
+# One entry point for setup, demo, tests and benchmarks. Everything runs from .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PM := $(VENV)/bin/partnermatch
+export PARTNERMATCH_HOME ?= var
+
+.PHONY: setup demo serve test test-quick lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# CPU torch first: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PM) ingest --profiles data/demo/profiles.jsonl --needs data/demo/needs.jsonl
+	$(PM) match --need need-001 --top 5
+	$(PM) match --need need-010 --top 5
+	$(PM) evaluate --qrels data/dev/qrels.tsv --areas data/dev/areas.json
+
+test: setup
+	$(PY) -m pytest -q
+
+test-quick: setup
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+lint: setup
+	$(VENV)/bin/ruff check matcher models service tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,88 @@
+"""Explanations of a match: shared areas with evidence, shared words, best sentence pair, fit."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from matcher.encoder import Encoder
+from matcher.rank import PairFeatures
+from matcher.schema import LANGUAGES, Need, Profile
+from matcher.text import sentences, stem_words, stopwords, tokenize
+
+if TYPE_CHECKING:
+    from matcher.engine import Analysed
+
+MAX_SENTENCES = 25
+
+
+def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
+    hit = a.areas.get(area)
+    if hit is None:
+        return []
+    return [{"phrase": e.phrase, "start": e.start, "end": e.end, "method": e.method} for e in hit.evidence]
+
+
+def _stem_words(text: str) -> dict[str, str]:
+    """stem -> first original word that produced it (all three languages' stemmers)."""
+    stops = stopwords("en") | stopwords("fr") | stopwords("pt")
+    toks = [t for t in tokenize(text) if t.text not in stops and len(t.text) > 2 and not t.text.isdigit()]
+    out: dict[str, str] = {}
+    for lang in LANGUAGES:
+        for tok, stem in zip(toks, stem_words([t.text for t in toks], lang), strict=True):
+            out.setdefault(stem, text[tok.start:tok.end])
+    return out
+
+
+def shared_words(need_text: str, profile_text: str, limit: int = 8) -> list[dict[str, str]]:
+    """Words of the two texts that share a stem (the lexical evidence), longest first."""
+    a, b = _stem_words(need_text), _stem_words(profile_text)
+    pairs: dict[str, dict[str, str]] = {}
+    for stem in a.keys() & b.keys():
+        key = a[stem].lower()
+        pairs.setdefault(key, {"need": a[stem], "profile": b[stem]})
+    return sorted(pairs.values(), key=lambda p: (-len(p["need"]), p["need"].lower()))[:limit]
+
+
+def best_sentence_pair(need_text: str, profile_text: str, encoder: Encoder) -> dict[str, Any] | None:
+    """The most similar (need sentence, profile sentence) pair by embedding cosine."""
+    ns = [need_text[s:e] for s, e in sentences(need_text)][:MAX_SENTENCES]
+    ps = [profile_text[s:e] for s, e in sentences(profile_text)][:MAX_SENTENCES]
+    if not ns or not ps:
+        return None
+    sims = encoder.encode(ns, kind="query") @ encoder.encode(ps, kind="passage").T
+    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+    return {"need": ns[int(i)], "profile": ps[int(j)], "similarity": round(float(sims[i, j]), 4)}
+
+
+def explain_pair(need: Analysed, profile: Analysed, features: PairFeatures, remaining: int | None,
+                 encoder: Encoder) -> dict[str, Any]:
+    """The explanation fields of a match item."""
+    shared = sorted(set(need.areas) & set(profile.areas),
+                    key=lambda a: (-need.areas[a].strength * profile.areas[a].strength, a))
+    n_rec = need.record if isinstance(need.record, Need) else None
+    p_rec = profile.record if isinstance(profile.record, Profile) else None
+    fit: dict[str, Any] = {
+        "language": {"need": need.language, "profile": list(p_rec.languages) if p_rec else [],
+                     "shared": bool(features.language)},
+        "country_experience": {"country": n_rec.country if n_rec else None, "experienced": bool(features.country)},
+        "modalities": {
+            "preferred": list(n_rec.preferred_modalities) if n_rec else [],
+            "offered": list(p_rec.modalities) if p_rec else [],
+            "shared": sorted(set(n_rec.preferred_modalities) & set(p_rec.modalities)) if n_rec and p_rec else [],
+        },
+        "remaining_capacity": remaining,
+        "full": remaining == 0,
+    }
+    return {
+        "shared_areas": [
+            {"area": a, "need_evidence": _evidence(need, a), "profile_evidence": _evidence(profile, a)}
+            for a in shared
+        ],
+        "need_areas": list(need.areas),
+        "profile_areas": list(profile.areas),
+        "shared_words": shared_words(need.text, profile.text),
+        "best_sentence_pair": best_sentence_pair(need.text, profile.text, encoder),
+        "features": {k: round(v, 4) for k, v in features.to_dict().items()},
+        "fit": fit,
+    }

@@ -1,0 +1,20 @@
+"""Encoder adapters implementing matcher.encoder.Encoder, and model artifacts."""
+from __future__ import annotations
+
+from models.encoders import (
+    ENCODERS,
+    CachedEncoder,
+    E5Encoder,
+    HashingEncoder,
+    SentenceTransformerEncoder,
+    make_encoder,
+)
+
+__all__ = [
+    "ENCODERS",
+    "CachedEncoder",
+    "E5Encoder",
+    "HashingEncoder",
+    "SentenceTransformerEncoder",
+    "make_encoder",
+]

@@ -1,0 +1,1 @@
+"""partnermatch service: settings, store, snapshots, CLI, HTTP API and web pages."""

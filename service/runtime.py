@@ -1,0 +1,282 @@
+"""Wires the store, the encoder, the area detector and the matching engine together.
+
+Used by the CLI and the HTTP app. The store is the source of truth; the engine's indexes
+are loaded from the current snapshot when it matches the store, else rebuilt from it.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from matcher.areas import AreaDetector
+from matcher.encoder import Encoder
+from matcher.engine import Analysed, MatchEngine
+from matcher.errors import InvalidInputError, PartnermatchError, SnapshotError
+from matcher.schema import Need, Profile
+from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
+from matcher.text import detect_language, sentences
+from models.encoders import CachedEncoder, make_encoder
+from service.models import DecisionRow
+from service.settings import Settings
+from service.snapshotter import DebouncedSnapshots
+from service.store import Store
+
+log = logging.getLogger("partnermatch")
+Progress = Callable[[int], None]
+# What an index update can raise after its store commit succeeded (encoder, FAISS, cache file).
+INDEX_ERRORS = (PartnermatchError, ValueError, RuntimeError, OSError, MemoryError, sqlite3.Error)
+
+
+@dataclass
+class Runtime:
+    """A store plus a live engine kept in step with it."""
+
+    settings: Settings
+    encoder: Encoder | None = None
+    detector: AreaDetector | None = None
+    snapshot_delay: float = 0.5
+    store: Store = field(init=False)
+    engine: MatchEngine = field(init=False)
+    loaded_version: int = field(init=False, default=-1)
+    index_stale: bool = field(init=False, default=False)
+    snapshot_name: str | None = field(init=False, default=None)
+    _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+    _snapshots: DebouncedSnapshots | None = field(init=False, default=None)
+    _purge_pending: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.settings.db_url).migrate()
+        inner = self.encoder or make_encoder(self.settings.encoder)
+        self.encoder = CachedEncoder(inner, self.settings.cache_path)
+        detector = self.detector or AreaDetector().fit()
+        self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind)
+
+    # ---- loading ----------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        """What a snapshot must agree with to be reused."""
+        assert self.encoder is not None
+        return {"model": self.encoder.name, "dimension": self.encoder.dimension,
+                "index_kind": self.settings.index_kind, "semantic_areas": self.settings.semantic_areas,
+                "content_hash": self.store.content_hash()}
+
+    def load(self, progress: Progress | None = None) -> str:
+        """Fill the engine from the store, reusing the snapshot's vectors when it matches; return how."""
+        with self._lock:
+            version = self.store.version()
+            profiles, needs = self.store.profiles(), self.store.needs()
+            meta = self.meta()
+            manifest = read_manifest(self.settings.index_dir)
+            vectors: dict[str, dict[str, Any]] = {"need": {}, "profile": {}}
+            how = "rebuilt"
+            if manifest is not None and all(manifest.get(k) == v for k, v in meta.items()):
+                try:
+                    _, indexes = load_snapshot(self.settings.index_dir)
+                    for side, index in indexes.items():
+                        ids = profiles if side == "profile" else needs
+                        vectors[side] = {r.id: index.vector(r.id) for r in ids}
+                    how = "snapshot"
+                except SnapshotError as exc:
+                    log.warning("index snapshot unusable, rebuilding: %s", exc)
+            self.engine.capacity_used = self.store.accepted_counts()
+            self._reset_engine()
+            self._analyse_into_engine(profiles, needs, vectors, progress)
+            if how == "rebuilt":
+                self.write_snapshot()
+            else:
+                self.snapshot_name = manifest["name"] if manifest else None
+            self.loaded_version = version
+            self.index_stale = False
+            return how
+
+    def _reset_engine(self) -> None:
+        for side in ("need", "profile"):
+            self.engine.remove(side, self.engine.ids(side))  # type: ignore[arg-type]
+
+    def _analyse_into_engine(self, profiles: Sequence[Profile], needs: Sequence[Need],
+                             vectors: dict[str, dict[str, Any]], progress: Progress | None) -> None:
+        batch: list[Analysed] = []
+        for p in profiles:
+            batch.append(self.engine.analyse("profile", p.id, p.description, None, p.clinical_areas, p,
+                                             vectors["profile"].get(p.id)))
+            if progress:
+                progress(1)
+        for n in needs:
+            batch.append(self.engine.analyse("need", n.id, n.description, n.language, n.clinical_areas, n,
+                                             vectors["need"].get(n.id)))
+            if progress:
+                progress(1)
+        self.engine.add(batch)
+
+    def write_snapshot(self) -> str:
+        """Save the engine's indexes as the new current snapshot."""
+        with self._lock:
+            indexes = {"need": self.engine.index("need"), "profile": self.engine.index("profile")}
+            self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, self.meta())
+            return self.snapshot_name
+
+    def refresh_if_stale(self) -> bool:
+        """Reload when another process has written to the store since we loaded; True if reloaded."""
+        if self.store.version() != self.loaded_version:
+            self.load()
+            return True
+        return False
+
+    # ---- writes -----------------------------------------------------------------------
+    def ingest(self, profiles: Sequence[Profile], needs: Sequence[Need],
+               progress: Progress | None = None) -> None:
+        """Upsert validated records into the store, then update the engine and the snapshot."""
+        with self._lock:
+            self.store.upsert(profiles, needs)
+            self._analyse_into_engine(profiles, needs, {"need": {}, "profile": {}}, progress)
+            self.write_snapshot()
+            self.loaded_version = self.store.version()
+
+    # ---- single-record writes (HTTP API): store first, then the engine ---------------------
+    def _after_commit(self, version: int, apply: Callable[[], None]) -> None:
+        """Update the engine after a store commit at `version`; on failure keep the record, mark the index stale.
+
+        `loaded_version` only advances when no other writer committed in between, so a
+        foreign write (or a failed update) makes the next `ensure_fresh()` reload.
+        """
+        caught_up = version == self.loaded_version + 1
+        try:
+            apply()
+        except INDEX_ERRORS as exc:
+            log.error("index update after store version %d failed (%s); the next refresh rebuilds it",
+                      version, type(exc).__name__)
+            self.index_stale = True
+            return
+        if caught_up and not self.index_stale:
+            self.loaded_version = version
+        self.schedule_snapshot()
+
+    def _analyse_need(self, need: Need) -> Analysed:
+        return self.engine.analyse("need", need.id, need.description, need.language, need.clinical_areas, need)
+
+    def submit_need(self, need: Need, previous: Need | None = None) -> None:
+        """Insert or update an open need; `previous` (its text before an edit) is purged from the cache."""
+        with self._lock:
+            version = self.store.save_need(need)
+            self._after_commit(version, lambda: self.engine.add([self._analyse_need(need)]))
+        if previous is not None and previous.description != need.description:
+            self.forget_text(previous.description, previous.language, previous.clinical_areas)
+
+    def withdraw_need(self, need: Need) -> bool:
+        """Withdraw an open need: status, erased text, index entries, cache entries, old snapshots; True if done."""
+        with self._lock:
+            erased, version = self.store.withdraw_need(need.id)
+            if version is None:
+                return False
+            self._purge_pending = True
+            self._after_commit(version, lambda: self.engine.remove("need", [need.id]))
+        self.forget_text(erased or need.description, need.language, need.clinical_areas)
+        return True
+
+    def upsert_profile(self, profile: Profile) -> bool:
+        """Insert or update a profile, then index it; True when it was created."""
+        with self._lock:
+            created, version = self.store.save_profile(profile)
+            self._after_commit(version, lambda: self.engine.add(
+                [self.engine.analyse("profile", profile.id, profile.description, None, profile.clinical_areas,
+                                     profile)]))
+            return created
+
+    def record_decision(self, need_id: str, profile_id: str, decision: str, reason: str,
+                        decided_by: str) -> DecisionRow:
+        """Record a decision; an accept needs remaining capacity and then uses one unit of it."""
+        with self._lock:
+            if decision == "accept":
+                latest = self.store.latest_decisions().get((need_id, profile_id))
+                profile = self.store.get_profile(profile_id)
+                used = self.store.accepted_counts().get(profile_id, 0)
+                already = latest is not None and latest.decision == "accept"
+                if profile is not None and not already and used >= profile.capacity:
+                    raise InvalidInputError(
+                        f"field 'profile_id': profile {profile_id!r} has no remaining capacity "
+                        f"(capacity {profile.capacity}, {used} accepted); reject another pair first")
+            row, version = self.store.add_decision(need_id, profile_id, decision, reason, decided_by)
+            self._after_commit(version, lambda: setattr(self.engine, "capacity_used", self.store.accepted_counts()))
+            return row
+
+    def forget_text(self, text: str, language: str | None = None, declared: Sequence[str] = ()) -> int:
+        """Purge the embedding cache of every text the engine derives from `text`; return rows removed."""
+        if not isinstance(self.encoder, CachedEncoder) or not text.strip():
+            return 0
+        try:
+            lang = language or detect_language(text)
+            areas = self.engine.detector.detect(text, declared=list(declared))
+            derived = {text, text.strip(), *self.engine.embedding_text(text, areas, lang),
+                       *(text[a:b] for a, b in sentences(text))}
+            return sum(self.encoder.forget(sorted(derived), kind) for kind in ("query", "passage"))
+        except INDEX_ERRORS as exc:
+            log.error("could not purge the embedding cache (%s)", type(exc).__name__)
+            return 0
+
+    def match_text_private(self, text: str, top: int, language: str | None = None) -> list[dict[str, Any]]:
+        """Rank profiles for an ad-hoc statement, then drop its embeddings from the cache."""
+        try:
+            with self.reading() as engine:
+                return engine.match_text(text, top, language)
+        finally:
+            self.forget_text(text, language)
+
+    # ---- freshness and snapshots -------------------------------------------------------------
+    def ensure_fresh(self) -> None:
+        """Load on first use; reload when the store moved on (another process wrote, or indexing failed)."""
+        if self.loaded_version >= 0 and not self.index_stale and self.store.version() == self.loaded_version:
+            return
+        with self._lock:
+            if self.loaded_version < 0:
+                self.load()
+            else:
+                self.refresh_if_stale()
+            if self._purge_pending:
+                self._purge_old_snapshots()
+
+    @contextmanager
+    def reading(self) -> Iterator[MatchEngine]:
+        """The engine, fresh, held steady (no reload or write swaps it mid-read)."""
+        with self._lock:
+            self.ensure_fresh()
+            yield self.engine
+
+    def detected_areas(self, side: str, record_id: str) -> list[str]:
+        """Areas the engine detected in a record ([] when it does not hold it)."""
+        analysed = self.engine.get(side, record_id)  # type: ignore[arg-type]
+        return list(analysed.areas) if analysed is not None else []
+
+    def schedule_snapshot(self) -> None:
+        """Ask for a snapshot after a quiet spell (background thread)."""
+        if self._snapshots is None:
+            self._snapshots = DebouncedSnapshots(self._snapshot_if_current, self.snapshot_delay)
+        self._snapshots.request()
+
+    def _snapshot_if_current(self) -> None:
+        with self._lock:
+            if self.index_stale or self.store.version() != self.loaded_version:
+                return  # the engine is behind the store: the next refresh reloads and snapshots
+            self.write_snapshot()
+            if self._purge_pending:
+                self._purge_old_snapshots()
+
+    def _purge_old_snapshots(self) -> None:
+        """Delete every snapshot but the current one (they may hold vectors of withdrawn needs)."""
+        root = self.settings.index_dir / "snapshots"
+        if self.snapshot_name is None or not root.is_dir():
+            return
+        for path in root.iterdir():
+            if path.is_dir() and path.name != self.snapshot_name and not path.name.startswith(".tmp-"):
+                shutil.rmtree(path, ignore_errors=True)
+        self._purge_pending = False
+
+    def close(self) -> None:
+        """Write any pending snapshot and stop the snapshot thread."""
+        if self._snapshots is not None:
+            self._snapshots.close()

@@ -1,0 +1,46 @@
+"""One settings class, read from PARTNERMATCH_* environment variables."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as PARTNERMATCH_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="PARTNERMATCH_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Directory for the SQLite file, snapshots and caches")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
+    encoder: Literal["minilm", "e5", "hashing"] = "minilm"
+    index_kind: Literal["numpy", "flat", "hnsw"] = "flat"
+    semantic_areas: bool = Field(default=False, description="Also detect areas by embedding similarity")
+    max_body_bytes: int = 64_000
+    max_description_chars: int = 8_000
+    submissions_per_minute: int = 30
+    secret_key: str | None = Field(default=None, description="Signs web session cookies; generated under home if unset")
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use."""
+        return self.database_url or f"sqlite:///{(self.home / 'partnermatch.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where index snapshots live."""
+        return self.home / "index"
+
+    @property
+    def cache_path(self) -> Path:
+        """The embedding cache file."""
+        return self.home / "cache" / f"embeddings-{self.encoder}.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, built once on first use (tests build their own)."""
+    return Settings()
