@@ -25,7 +25,7 @@ __all__ = ["Assignment", "RoundResult", "propose_round"]
 
 _TIE_EPS = 1e-6  # tie-break bonus per pair; far below score gaps that mean anything
 _EXTRA_CANDIDATES = 8  # pairs per need / profile beyond its capacity in the first LP
-_REDUCED_TOL = 1e-9
+_REDUCED_TOL = 1e-7  # HiGHS's own dual feasibility tolerance
 
 BoolMatrix = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
@@ -208,15 +208,19 @@ def _solve(
     cand[np.arange(n)[:, None], np.argpartition(order, k - 1, axis=1)[:, :k]] = True
     k = min(n, int(caps.max()) + _EXTRA_CANDIDATES)
     cand[np.argpartition(order, k - 1, axis=0)[:k, :], np.arange(m)[None, :]] = True
-    cand &= eligible
+    # a maximum b-matching in the first set keeps it from starving when scores tie
+    cand = (cand & eligible) | _max_served(eligible, caps, per_need)[1]
     if seed is not None:
         cand |= seed
-    while True:  # column generation: add every pair that could improve the LP
+    k = min(m, per_need + _EXTRA_CANDIDATES)
+    while True:  # column generation: add each need's k pairs that most improve the LP
         chosen, need_dual, prof_dual = _restricted_lp(w, cand, caps, per_need, min_served)
-        new = ~cand & eligible & (w - need_dual[:, None] - prof_dual > _REDUCED_TOL)
-        if not new.any():
+        gain = np.where(~cand & eligible, w - need_dual[:, None] - prof_dual, -np.inf)
+        if not (gain > _REDUCED_TOL).any():
             return chosen
-        cand |= new
+        best = np.argpartition(-gain, k - 1, axis=1)[:, :k]
+        rows = np.arange(n)[:, None]
+        cand[rows, best] |= gain[rows, best] > _REDUCED_TOL
 
 
 def _restricted_lp(
@@ -265,8 +269,11 @@ def _restricted_lp(
     return chosen, need_price, profile_price
 
 
-def _max_served(allowed: BoolMatrix, caps: IntArray) -> tuple[int, BoolMatrix]:
-    """Most needs that can get a partner from allowed pairs (max flow), and one way."""
+def _max_served(allowed: BoolMatrix, caps: IntArray, need_cap: int = 1) -> tuple[int, BoolMatrix]:
+    """Most pairs that allowed pairs can carry with need_cap per need (max flow), and one way.
+
+    With ``need_cap=1`` this is the number of needs that can be served at all.
+    """
     import scipy.sparse as sp
     from scipy.sparse.csgraph import maximum_flow
 
@@ -275,7 +282,7 @@ def _max_served(allowed: BoolMatrix, caps: IntArray) -> tuple[int, BoolMatrix]:
     src, sink = n + m, n + m + 1
     rows = np.concatenate([np.full(n, src), ii, n + np.arange(m)])
     cols = np.concatenate([np.arange(n), n + jj, np.full(m, sink)])
-    cap = np.concatenate([np.ones(n + ii.size), caps]).astype(np.int32)
+    cap = np.concatenate([np.full(n, need_cap), np.ones(ii.size), caps]).astype(np.int32)
     graph = sp.csr_matrix((cap, (rows, cols)), shape=(n + m + 2, n + m + 2))
     res = maximum_flow(graph, src, sink, method="dinic")
     flow = res.flow.tocoo()

@@ -277,6 +277,7 @@ class Runtime:
         self._purge_pending = False
 
     def close(self) -> None:
-        """Write any pending snapshot and stop the snapshot thread."""
-        if self._snapshots is not None:
-            self._snapshots.close()
+        """Write any pending snapshot and stop the snapshot thread (a later write starts a new one)."""
+        snapshots, self._snapshots = self._snapshots, None
+        if snapshots is not None:
+            snapshots.close()

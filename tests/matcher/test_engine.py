@@ -1,0 +1,100 @@
+"""Ranking and explanations on a small fixture corpus with known answers (hashing encoder)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from matcher.engine import MatchEngine
+from matcher.errors import InvalidInputError, NotFoundError
+from models.encoders import HashingEncoder
+from tests.conftest import build_engine
+
+
+def _ids(items: list[dict], key: str = "profile_id") -> list[str]:
+    return [i[key] for i in items]
+
+
+def test_english_stroke_need_ranks_stroke_profiles_first(hashing_engine: MatchEngine) -> None:
+    assert set(_ids(hashing_engine.match_need("n-stroke-en", top=2))) == {"p-stroke", "p-stroke-fr"}
+
+
+def test_french_stroke_need_ranks_french_speaking_stroke_charity_first(hashing_engine: MatchEngine) -> None:
+    assert _ids(hashing_engine.match_need("n-stroke-fr", top=1)) == ["p-stroke-fr"]
+
+
+def test_portuguese_maternal_need_finds_the_midwifery_educators(hashing_engine: MatchEngine) -> None:
+    assert _ids(hashing_engine.match_need("n-maternal-pt", top=1)) == ["p-maternity"]
+
+
+def test_reverse_direction_ranks_needs_for_a_profile(hashing_engine: MatchEngine) -> None:
+    items = hashing_engine.match_profile("p-equipment", top=1)
+    assert _ids(items, "need_id") == ["n-equipment-fr"]
+
+
+def test_full_partner_is_demoted_and_flagged_not_hidden(hashing_engine: MatchEngine) -> None:
+    items = hashing_engine.match_need("n-kidney-en", top=5)
+    kidney = next(i for i in items if i["profile_id"] == "p-kidney")
+    assert kidney["fit"]["full"] is True and kidney["fit"]["remaining_capacity"] == 0
+    assert kidney["breakdown"]["full_capacity"] < 0
+
+
+def test_breakdown_parts_add_up_to_the_score(hashing_engine: MatchEngine) -> None:
+    for item in hashing_engine.match_need("n-stroke-en", top=5):
+        assert item["score"] == pytest.approx(sum(item["breakdown"].values()), abs=1e-9)
+
+
+def test_explanation_has_shared_areas_with_evidence_from_both_texts(hashing_engine: MatchEngine) -> None:
+    [top] = hashing_engine.match_need("n-stroke-fr", top=1)
+    stroke = next(s for s in top["shared_areas"] if s["area"] == "stroke")
+    need_text = hashing_engine.get("need", "n-stroke-fr").text
+    assert any(need_text[e["start"]:e["end"]] == e["phrase"] for e in stroke["need_evidence"])
+    assert stroke["profile_evidence"]
+    assert top["best_sentence_pair"]["need"] and top["best_sentence_pair"]["profile"]
+    assert top["fit"]["language"] == {"need": "fr", "profile": ["en", "fr"], "shared": True}
+    assert top["fit"]["country_experience"] == {"country": "SN", "experienced": True}
+    assert top["fit"]["modalities"]["shared"] == ["protocol_development"]
+
+
+def test_ranking_is_deterministic_and_ties_break_by_id(detector, fixture_profiles, fixture_needs) -> None:
+    a = build_engine(HashingEncoder(), detector, fixture_profiles, fixture_needs)
+    b = build_engine(HashingEncoder(), detector, list(reversed(fixture_profiles)), list(reversed(fixture_needs)))
+    for need in fixture_needs:
+        assert a.match_need(need.id, top=5) == b.match_need(need.id, top=5)
+    twins = [p.model_copy(update={"id": pid}) for pid in ("z-twin", "a-twin") for p in fixture_profiles[:1]]
+    c = build_engine(HashingEncoder(), detector, twins, fixture_needs)
+    assert _ids(c.match_need("n-stroke-en", top=2)) == ["a-twin", "z-twin"]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "flat", "hnsw"])
+def test_every_index_backend_gives_the_same_ranking(kind, detector, fixture_profiles, fixture_needs) -> None:
+    ref = build_engine(HashingEncoder(), detector, fixture_profiles, fixture_needs, "numpy")
+    eng = build_engine(HashingEncoder(), detector, fixture_profiles, fixture_needs, kind)
+    for need in fixture_needs:
+        assert eng.match_need(need.id, top=5) == ref.match_need(need.id, top=5)
+
+
+def test_removed_need_leaves_vectors_lexical_entries_and_results(hashing_engine: MatchEngine) -> None:
+    hashing_engine.remove("need", ["n-equipment-fr"])
+    assert hashing_engine.index("need").vector("n-equipment-fr") is None
+    assert hashing_engine.lexical("need").terms("n-equipment-fr") == []
+    assert "n-equipment-fr" not in _ids(hashing_engine.match_profile("p-equipment", top=10), "need_id")
+    with pytest.raises(NotFoundError):
+        hashing_engine.match_need("n-equipment-fr")
+
+
+def test_adhoc_text_match_and_bad_top(hashing_engine: MatchEngine) -> None:
+    assert _ids(hashing_engine.match_text("Nos mères saignent après l'accouchement", top=1)) == ["p-maternity"]
+    with pytest.raises(InvalidInputError, match="top"):
+        hashing_engine.match_need("n-stroke-en", top=0)
+    with pytest.raises(InvalidInputError, match="description"):
+        hashing_engine.match_text("   ")
+
+
+def test_matcher_imports_no_web_database_or_torch_module() -> None:
+    code = ("import sys, matcher.engine, matcher.assign, matcher.evaluate, matcher.snapshot;"
+            "bad = [m for m in ('fastapi', 'sqlalchemy', 'torch', 'sentence_transformers', 'service', 'models')"
+            " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
