@@ -22,8 +22,10 @@ demo: setup
 	$(PM) match --need need-010 --top 5
 	$(PM) evaluate --qrels data/dev/qrels.tsv --areas data/dev/areas.json
 
+# pytest's exit code 5 (no tests collected) means a broken suite: fail loudly.
 test: setup
-	$(PY) -m pytest -q
+	@$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-quick: setup
 	$(PY) -m pytest -q -m "not slow and not browser"

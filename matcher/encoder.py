@@ -26,4 +26,5 @@ def encode_document(encoder: Encoder, passages: Sequence[str], kind: Kind = "pas
     vectors = encoder.encode(list(passages), kind=kind)
     mean = vectors.mean(axis=0)
     norm = float(np.linalg.norm(mean))
-    return (mean / norm if norm > 0 else mean).astype(np.float32)
+    out: NDArray[np.float32] = (mean / norm if norm > 0 else mean).astype(np.float32)
+    return out

@@ -80,7 +80,7 @@ class NumpyIndex:
         """Add or replace vectors, shape (len(ids), dimension)."""
         v = _check(ids, vectors, self.dimension)
         with self._lock:
-            new_rows = []
+            new_rows: list[tuple[str, NDArray[np.float32]]] = []
             for rid, row in zip(ids, v, strict=True):
                 if rid in self._pos:
                     self._matrix[self._pos[rid]] = row
@@ -151,7 +151,8 @@ class FaissIndex:
                  hnsw_m: int = 32, ef_search: int = 96) -> None:
         if kind not in ("flat", "hnsw"):
             raise InvalidInputError(f"unknown FAISS index kind {kind!r}; use 'flat' or 'hnsw'")
-        self.kind = kind
+        self.kind: str = kind
+        self._faiss_kind: Literal["flat", "hnsw"] = kind
         self.dimension = dimension
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
@@ -226,7 +227,7 @@ class FaissIndex:
 
         ids = sorted(self._label, key=self._label.__getitem__)
         matrix = np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, self.dimension), np.float32)
-        fresh = FaissIndex(self.dimension, self.kind, self.hnsw_m, self.ef_search)  # type: ignore[arg-type]
+        fresh = FaissIndex(self.dimension, self._faiss_kind, self.hnsw_m, self.ef_search)
         fresh.add(ids, matrix)
         faiss.write_index(fresh._index, str(directory / "index.faiss"))
         np.save(directory / "vectors.npy", matrix)
@@ -245,7 +246,8 @@ class FaissIndex:
         matrix = np.load(directory / "vectors.npy")
         index._index = faiss.read_index(str(directory / "index.faiss"))
         if manifest["kind"] == "hnsw":
-            faiss.downcast_index(index._index.index).hnsw.efSearch = index.ef_search
+            hnsw: Any = faiss.downcast_index(index._index.index)
+            hnsw.hnsw.efSearch = index.ef_search
         for lab, (rid, row) in enumerate(zip(ids, matrix, strict=True)):
             index._label[rid] = lab
             index._id_of[lab] = rid

@@ -74,4 +74,4 @@ def breakdown(features: PairFeatures, weights: Weights) -> dict[str, float]:
 
 def total(parts: dict[str, Any]) -> float:
     """The score: the sum of the rounded parts."""
-    return round(sum(parts.values()), 4)
+    return round(float(sum(parts.values())), 4)

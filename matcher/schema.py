@@ -84,7 +84,7 @@ class Profile(_Record):
     kind: Literal["nhs_trust", "university", "royal_college", "charity", "social_enterprise"]
     country: Literal["GB"] = "GB"
     region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
-    languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list[Language](["en"]), min_length=1)
     capacity: int = Field(default=1, ge=0, le=1000)
     countries_of_experience: list[str] = Field(default_factory=list, max_length=250)
     modalities: list[Modality] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from matcher.schema import LANGUAGES
@@ -56,7 +56,7 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(language: str) -> Any:
     import snowballstemmer
 
@@ -69,7 +69,7 @@ def stem_words(words: list[str], language: str) -> list[str]:
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def stopwords(language: str) -> frozenset[str]:
     """Folded stop words of `language`."""
     import bm25s.stopwords as sw

@@ -16,7 +16,7 @@ from typing import Any
 
 from matcher.areas import AreaDetector
 from matcher.encoder import Encoder
-from matcher.engine import Analysed, MatchEngine
+from matcher.engine import Analysed, AnalysisRequest, MatchEngine
 from matcher.errors import InvalidInputError, PartnermatchError, SnapshotError
 from matcher.schema import Need, Profile
 from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
@@ -101,18 +101,15 @@ class Runtime:
 
     def _analyse_into_engine(self, profiles: Sequence[Profile], needs: Sequence[Need],
                              vectors: dict[str, dict[str, Any]], progress: Progress | None) -> None:
-        batch: list[Analysed] = []
-        for p in profiles:
-            batch.append(self.engine.analyse("profile", p.id, p.description, None, p.clinical_areas, p,
-                                             vectors["profile"].get(p.id)))
+        requests = [AnalysisRequest("profile", p.id, p.description, None, tuple(p.clinical_areas), p,
+                                    vectors["profile"].get(p.id)) for p in profiles]
+        requests += [AnalysisRequest("need", n.id, n.description, n.language, tuple(n.clinical_areas), n,
+                                     vectors["need"].get(n.id)) for n in needs]
+        for start in range(0, len(requests), 256):
+            chunk = requests[start:start + 256]
+            self.engine.add(self.engine.analyse_many(chunk))
             if progress:
-                progress(1)
-        for n in needs:
-            batch.append(self.engine.analyse("need", n.id, n.description, n.language, n.clinical_areas, n,
-                                             vectors["need"].get(n.id)))
-            if progress:
-                progress(1)
-        self.engine.add(batch)
+                progress(len(chunk))
 
     def write_snapshot(self) -> str:
         """Save the engine's indexes as the new current snapshot."""
@@ -233,10 +230,16 @@ class Runtime:
         if self.loaded_version >= 0 and not self.index_stale and self.store.version() == self.loaded_version:
             return
         with self._lock:
-            if self.loaded_version < 0:
-                self.load()
-            else:
-                self.refresh_if_stale()
+            try:
+                if self.loaded_version < 0:
+                    self.load()
+                else:
+                    self.refresh_if_stale()
+            except OSError as exc:
+                # A snapshot file vanished or could not be written (another process sharing the
+                # index directory swept it). The engine is whole or untouched; the next call retries.
+                log.error("index reload could not use or write a snapshot (%s); serving, will retry",
+                          type(exc).__name__)
             if self._purge_pending:
                 self._purge_old_snapshots()
 
