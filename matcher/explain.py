@@ -58,8 +58,8 @@ def best_sentence_pair(need_text: str, profile_text: str, encoder: Encoder) -> d
 def explain_pair(need: Analysed, profile: Analysed, features: PairFeatures, remaining: int | None,
                  encoder: Encoder) -> dict[str, Any]:
     """The explanation fields of a match item."""
-    shared = sorted(set(need.areas) & set(profile.areas),
-                    key=lambda a: (-need.areas[a].strength * profile.areas[a].strength, a))
+    ns, ps = need.strengths, profile.strengths
+    shared = sorted(set(ns) & set(ps), key=lambda a: (-ns[a] * ps[a], a))
     n_rec = need.record if isinstance(need.record, Need) else None
     p_rec = profile.record if isinstance(profile.record, Profile) else None
     fit: dict[str, Any] = {
