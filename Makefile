@@ -18,9 +18,15 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(PM) ingest --profiles data/demo/profiles.jsonl --needs data/demo/needs.jsonl
-	$(PM) match --need need-001 --top 5
-	$(PM) match --need need-010 --top 5
+	@echo "== need-001 (English, Ghana)"; $(PM) match --need need-001 --top 3
+	@echo "== need-030 (French, Senegal)"; $(PM) match --need need-030 --top 3
+	@echo "== need-041 (Portuguese, Mozambique)"; $(PM) match --need need-041 --top 3
 	$(PM) evaluate --qrels data/dev/qrels.tsv --areas data/dev/areas.json
+	$(PY) -m service.demo
+	$(PM) serve --host 127.0.0.1 --port 8000
+
+serve: setup
+	$(PM) serve --host 127.0.0.1 --port 8000
 
 # pytest's exit code 5 (no tests collected) means a broken suite: fail loudly.
 test: setup

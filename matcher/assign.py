@@ -1,11 +1,13 @@
 """Propose one round of partner assignments: maximise total score under capacities.
 
 Score first, assign second (as in openreview-matcher): the caller passes a relevance
-matrix; this module encodes capacities, conflicts and ``min_score`` as a transportation
-LP solved by HiGHS (:func:`scipy.optimize.linprog`). Its constraint matrix is totally
-unimodular, so the simplex optimum is integral. To scale, the LP is solved on candidate
-pairs (each need's and profile's best) and grown by column generation until no left-out
-pair has a positive reduced cost, which proves optimality on the whole matrix.
+matrix; this module encodes capacities, conflicts and ``min_score`` as a min-cost-flow
+LP solved by HiGHS (:func:`scipy.optimize.linprog`). Network matrices are totally
+unimodular, so a vertex optimum is integral. To scale, the LP is solved on candidate
+pairs (each need's and profile's best, plus a maximum matching) and grown by column
+generation until no left-out pair has a positive reduced cost, which proves optimality
+on the whole matrix. The fair variant finds its threshold by binary search with max flow
+(:func:`scipy.sparse.csgraph.maximum_flow`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ __all__ = ["Assignment", "RoundResult", "propose_round"]
 
 _TIE_EPS = 1e-6  # tie-break bonus per pair; far below score gaps that mean anything
 _EXTRA_CANDIDATES = 8  # pairs per need / profile beyond its capacity in the first LP
-_REDUCED_TOL = 1e-7  # HiGHS's own dual feasibility tolerance
 
 BoolMatrix = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
@@ -158,7 +159,7 @@ def _validate(
     for name, value, low in (("per_need", per_need, 1), ("n_alternates", n_alternates, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidInputError(f"{name} is {value!r}; it must be an int >= {low}")
-    if not isinstance(min_score, int | float) or not math.isfinite(min_score):
+    if not isinstance(min_score, int | float | np.floating) or not math.isfinite(min_score):
         raise InvalidInputError(f"min_score is {min_score!r}; it must be finite")
     need_index = {nid: i for i, nid in enumerate(needs)}
     profile_index = {pid: j for j, pid in enumerate(profiles)}
@@ -204,23 +205,23 @@ def _solve(
     n, m = w.shape
     order = np.where(eligible, -w, np.inf)  # ascending = best first
     cand = np.zeros_like(eligible)
-    k = min(m, per_need + _EXTRA_CANDIDATES)
-    cand[np.arange(n)[:, None], np.argpartition(order, k - 1, axis=1)[:, :k]] = True
-    k = min(n, int(caps.max()) + _EXTRA_CANDIDATES)
-    cand[np.argpartition(order, k - 1, axis=0)[:k, :], np.arange(m)[None, :]] = True
+    rows, k = np.arange(n)[:, None], min(m, per_need + _EXTRA_CANDIDATES)
+    cand[rows, np.argpartition(order, k - 1, axis=1)[:, :k]] = True
+    k_prof = min(n, int(caps.max()) + _EXTRA_CANDIDATES)
+    cand[np.argpartition(order, k_prof - 1, axis=0)[:k_prof, :], np.arange(m)[None, :]] = True
     # a maximum b-matching in the first set keeps it from starving when scores tie
     cand = (cand & eligible) | _max_served(eligible, caps, per_need)[1]
     if seed is not None:
         cand |= seed
-    k = min(m, per_need + _EXTRA_CANDIDATES)
+    # a pair must gain more than any tie-break bonus could; smaller gains only reorder ties
+    tol = 2 * _TIE_EPS * max(1.0, float(np.abs(w).max()))
     while True:  # column generation: add each need's k pairs that most improve the LP
         chosen, need_dual, prof_dual = _restricted_lp(w, cand, caps, per_need, min_served)
         gain = np.where(~cand & eligible, w - need_dual[:, None] - prof_dual, -np.inf)
-        if not (gain > _REDUCED_TOL).any():
+        if not (gain > tol).any():
             return chosen
         best = np.argpartition(-gain, k - 1, axis=1)[:, :k]
-        rows = np.arange(n)[:, None]
-        cand[rows, best] |= gain[rows, best] > _REDUCED_TOL
+        cand[rows, best] |= gain[rows, best] > tol
 
 
 def _restricted_lp(
@@ -230,8 +231,8 @@ def _restricted_lp(
 
     A min-cost flow: each need's partners are its "first" flow y (<= 1) plus "extra"
     flow z (<= per_need - 1), so ``min_served`` > 0 can ask for sum(y) >= min_served,
-    i.e. that many needs served. Network matrices are totally unimodular, so the
-    simplex optimum is integral.
+    i.e. that many needs served. The flow matrix is totally unimodular, so the vertex
+    optimum is integral.
     """
     import scipy.sparse as sp
     from scipy.optimize import linprog
@@ -250,18 +251,14 @@ def _restricted_lp(
         load, b_ub = sp.vstack([load, served]).tocsr(), np.r_[b_ub, -float(min_served)]
     upper = np.r_[np.ones(k + n), np.full(n, per_need - 1.0)]
     cost = np.r_[-w[ii, jj], np.zeros(2 * n)]
-    res = linprog(
-        cost,
-        A_ub=load,
-        b_ub=b_ub,
-        A_eq=flow,
-        b_eq=np.zeros(n),
-        bounds=np.c_[np.zeros_like(upper), upper],
-        method="highs",
-    )
+    lp = {"A_ub": load, "b_ub": b_ub, "A_eq": flow, "b_eq": np.zeros(n), "bounds": np.c_[np.zeros_like(upper), upper]}
+    # interior point (with crossover to a vertex) is far faster than simplex on big rounds with tied scores
+    res = linprog(cost, **lp, method="highs-ipm" if k > 5000 else "highs-ds")
+    if res.status == 0 and np.abs(res.x - np.round(res.x)).max() > 1e-6:  # crossover gave no vertex
+        res = linprog(cost, **lp, method="highs-ds")
     if res.status != 0:
         raise PartnermatchError(f"HiGHS could not solve the round: {res.message}")
-    x = res.x[:k] > 0.5  # vertex optimum: 0 or 1
+    x = res.x[:k] > 0.5  # a vertex optimum is 0 or 1
     chosen = np.zeros_like(cand)
     chosen[ii[x], jj[x]] = True
     need_price = -np.asarray(res.eqlin.marginals, dtype=np.float64)
@@ -355,9 +352,7 @@ def _build_result(rnd: _Round, eligible: BoolMatrix, assigned: BoolMatrix, thres
                 why = "partners with capacity left would lower the total score"
             prefix = f"{got} of {rnd.per_need} partners: " if got else ""
             unassigned.append({"need_id": nid, "reason": prefix + why})
-    status: Literal["optimal", "infeasible"] = "optimal"
-    if not eligible.any():
-        status = "infeasible"
+    status: Literal["optimal", "infeasible"] = "optimal" if eligible.any() else "infeasible"
     scores = [a.score for a in assignments]
     low = min(scores) if scores else None
     lists = (assignments, alternates, unassigned, displaced)

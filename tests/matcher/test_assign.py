@@ -16,6 +16,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
+from matcher import assign
 from matcher.assign import Assignment, RoundResult, propose_round
 from matcher.errors import InvalidInputError
 
@@ -111,20 +112,29 @@ def exhaustive_fair_optimum(kw: dict[str, Any]) -> tuple[int, float | None, floa
     return served, low, max(sum(kw["scores"][i, j] for i, j in c) for c in keep)
 
 
-def milp_optimum(kw: dict[str, Any]) -> float:
-    """Best total score from an integer program over every eligible pair."""
-    pairs = eligible_pairs(kw)
+def milp_optimum(
+    kw: dict[str, Any], above: float = -np.inf, min_served: int = 0, maximise: str = "score"
+) -> float | None:
+    """Independent integer program over eligible pairs scoring > ``above``; None if infeasible.
+
+    Variables are one x per pair and one y per need (y <= 1, y <= the need's pairs), so
+    ``min_served`` asks for that many needs with a partner; ``maximise`` is "score" or "served".
+    """
+    pairs = [(i, j) for i, j in eligible_pairs(kw) if kw["scores"][i, j] > above]
     n, m, k = len(kw["need_ids"]), len(kw["profile_ids"]), len(pairs)
-    rows = [i for i, _ in pairs] + [n + j for _, j in pairs]
-    a = csr_matrix((np.ones(2 * k), (rows, list(range(k)) * 2)), shape=(n + m, k))
-    upper = np.array([kw["per_need"]] * n + list(kw["capacities"]), dtype=float)
-    res = milp(
-        -np.array([kw["scores"][i, j] for i, j in pairs]),
-        constraints=LinearConstraint(a, -np.inf, upper),
-        integrality=np.ones(k),
-        bounds=Bounds(0, 1),
-    )
-    return float(-res.fun)
+    rows = [i for i, _ in pairs] + [n + j for _, j in pairs] + [n + m + i for i, _ in pairs]
+    cols = list(range(k)) * 3 + [k + i for i in range(n)] + [k + i for i in range(n)]
+    vals = [1.0] * 2 * k + [-1.0] * k + [1.0] * n + [1.0] * n
+    rows += [n + m + i for i in range(n)] + [n + m + n] * n
+    a = csr_matrix((vals, (rows, cols)), shape=(n + m + n + 1, k + n))
+    upper = np.array([kw["per_need"]] * n + list(kw["capacities"]) + [0] * n + [np.inf], dtype=float)
+    lower = np.array([-np.inf] * (n + m + n) + [min_served], dtype=float)
+    if maximise == "score":
+        cost = np.r_[-np.array([kw["scores"][i, j] for i, j in pairs]), np.zeros(n)]
+    else:
+        cost = np.r_[np.zeros(k), -np.ones(n)]
+    res = milp(cost, constraints=LinearConstraint(a, lower, upper), integrality=np.ones(k + n), bounds=Bounds(0, 1))
+    return None if res.status != 0 else float(-res.fun)
 
 
 def three_by_three() -> dict[str, Any]:
@@ -173,6 +183,23 @@ def test_optimum_equals_milp_when_candidate_pruning_is_active() -> None:
     assert result.objective == pytest.approx(milp_optimum(kw), abs=1e-3)
 
 
+def test_column_generation_reaches_milp_optimum_from_starved_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No extra candidates: the first LP sees little more than a maximum matching, so
+    # the pricing step has to find the missing pairs, for plain and fair rounds.
+    monkeypatch.setattr(assign, "_EXTRA_CANDIDATES", 0)
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        kw = random_round(seed, n=40, m=30)
+        kw["scores"] = np.round(0.6 * rng.random(30)[None, :] ** 4 + 0.4 * rng.random((40, 30)), 4)
+        assert propose_round(**kw).objective == pytest.approx(milp_optimum(kw), abs=1e-3), seed
+        fair = propose_round(**kw, fair=True)
+        served, low = len({a.need_id for a in fair.assignments}), fair.min_assigned_score
+        assert low is not None and served == milp_optimum(kw, maximise="served"), seed
+        assert milp_optimum(kw, above=low, min_served=served) is None, seed
+        best = milp_optimum(kw, above=low - 1e-9, min_served=served)
+        assert fair.objective == pytest.approx(best, abs=1e-3), seed
+
+
 def test_objective_beats_greedy_on_generated_round_of_200_by_150() -> None:
     bench = load_bench()
     needs, profiles, scores, caps = bench.generate_round(200, 150, seed=3)
@@ -203,6 +230,20 @@ def test_fair_round_equals_exhaustive_max_min_then_total_on_small_rounds() -> No
         assert len({a.need_id for a in result.assignments}) == served, seed
         assert result.min_assigned_score == low, seed
         assert result.objective == pytest.approx(total, abs=1e-4), seed
+
+
+def test_fair_round_equals_milp_when_candidate_pruning_is_active() -> None:
+    rng = np.random.default_rng(8)
+    kw = random_round(8, n=60, m=50)
+    kw["scores"] = np.round(0.6 * rng.random(50)[None, :] ** 4 + 0.4 * rng.random((60, 50)), 4)
+    kw["per_need"], kw["min_score"] = 2, 0.1
+    result = propose_round(**kw, fair=True)
+    check_round(result, kw)
+    served, low = len({a.need_id for a in result.assignments}), result.min_assigned_score
+    assert low is not None
+    assert served == milp_optimum(kw, maximise="served")
+    assert milp_optimum(kw, above=low, min_served=served) is None  # no higher minimum serves as many
+    assert result.objective == pytest.approx(milp_optimum(kw, above=low - 1e-9, min_served=served), abs=1e-3)
 
 
 def test_fair_round_serves_as_many_needs_and_keeps_minimum_on_random_rounds() -> None:
