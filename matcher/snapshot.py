@@ -8,9 +8,11 @@ loadable; a half-written snapshot directory is never referenced and is swept lat
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from matcher.index import VectorIndex, load_index
 
 SCHEMA_VERSION = 1
 KEEP = 2  # snapshots kept on disk: the current one and the one before
+STALE_TMP_SECONDS = 3600
 
 
 def _fsync_dir(path: Path) -> None:
@@ -75,8 +78,13 @@ def _sweep(root: Path, current: str) -> None:
     names = sorted(p.name for p in snaps.iterdir() if not p.name.startswith(".tmp-"))
     for old in [n for n in names if n != current][:-(KEEP - 1) or None]:
         shutil.rmtree(snaps / old, ignore_errors=True)
+    # Another process may be writing its own temporary snapshot right now: only sweep
+    # temporary directories abandoned long ago (by a crash).
+    cutoff = time.time() - STALE_TMP_SECONDS
     for tmp in snaps.glob(".tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:

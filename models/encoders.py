@@ -195,13 +195,21 @@ class CachedEncoder:
         self._db.close()
 
 
-ENCODERS = ("minilm", "e5", "hashing")
+ENCODERS = ("minilm", "onnx", "onnx-int8", "e5", "hashing")
 
 
-def make_encoder(name: str) -> Encoder:
-    """Build an encoder by short name: 'minilm' (default), 'e5' or 'hashing'."""
+def make_encoder(name: str, home: Path | None = None) -> Encoder:
+    """Build an encoder by short name: 'minilm' (torch), 'onnx' / 'onnx-int8' (ONNX Runtime), 'e5' or 'hashing'.
+
+    `home` is PARTNERMATCH_HOME, under which the ONNX export is cached (default: the
+    environment variable, else ./var).
+    """
     if name == "minilm":
         return SentenceTransformerEncoder()
+    if name in ("onnx", "onnx-int8"):
+        from models.onnx_minilm import OnnxEncoder, default_cache_dir
+
+        return OnnxEncoder("int8" if name == "onnx-int8" else "fp32", cache_dir=default_cache_dir(home))
     if name == "e5":
         return E5Encoder()
     if name == "hashing":

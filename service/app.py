@@ -18,10 +18,11 @@ from matcher.errors import PartnermatchError
 from service.errors import install_error_handlers
 from service.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from service.ratelimit import SlidingWindowLimiter
-from service.routers import decisions, gaps, health, keys, match, needs, profiles
+from service.routers import decisions, gaps, health, keys, match, needs, profiles, rounds
 from service.routers.common import API_PREFIX
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
+from service.web import mount_web
 
 log = logging.getLogger("partnermatch")
 
@@ -67,10 +68,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees every response
-    for module in (needs, decisions, profiles, match, gaps, keys):
+    for module in (needs, decisions, profiles, match, gaps, keys, rounds):
         app.include_router(module.router)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(health.router, include_in_schema=False)  # /healthz, /readyz, /metrics for probes
+    mount_web(app)  # the HTML pages, /static and the session cookie (service/web)
     return app
 
 
@@ -79,5 +81,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)  # the CLI may have configured WARNING; a server reports its index at start
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info",
                 timeout_graceful_shutdown=10)

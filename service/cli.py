@@ -184,13 +184,30 @@ def areas(all_needs: bool, all_profiles: bool, text: str | None, as_json: bool) 
 @click.option("--qrels", type=click.Path(path_type=Path), required=True, help="TSV need_id, profile_id, grade.")
 @click.option("--reverse", is_flag=True, help="Evaluate profile -> needs instead of need -> profiles.")
 @click.option("--areas", "areas_path", type=click.Path(path_type=Path), help="Hand-labelled areas JSON.")
+@click.option("--ranker", type=click.Choice(["active", "weights", "learned", "both"]), default="active",
+              show_default=True, help="Score with what the engine uses, the hand-set weights, the newest learned "
+                                      "reranker, or weights and reranker side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
-def evaluate(qrels: Path, reverse: bool, areas_path: Path | None, as_json: bool) -> None:
+def evaluate(qrels: Path, reverse: bool, areas_path: Path | None, ranker: str, as_json: bool) -> None:
     """Ranking metrics of our ranker and of a BM25-only baseline, overall and per language."""
     from matcher.evaluate import run_evaluation
 
     rt = _loaded()
-    report = run_evaluation(rt.engine, qrels, reverse=reverse, areas_path=areas_path)
+    scorers: dict[str, Any] = {}
+    if ranker != "active":
+        rt.engine.scorer = None
+    if ranker in ("learned", "both"):
+        from models.reranker import newest_reranker, reranker_root
+
+        learned = newest_reranker(reranker_root(rt.settings.home), rt.encoder.name, promoted_only=False)
+        if learned is None:
+            raise InvalidInputError(f"--ranker {ranker}: no reranker for encoder {rt.encoder.name!r} under "
+                                    f"{reranker_root(rt.settings.home)}; train one with `partnermatch train-ranker`")
+        if ranker == "learned":
+            rt.engine.scorer = learned
+        else:
+            scorers["learned"] = learned
+    report = run_evaluation(rt.engine, qrels, reverse=reverse, areas_path=areas_path, scorers=scorers)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -209,6 +226,122 @@ def serve(host: str, port: int) -> None:
     except ImportError as exc:
         raise PartnermatchError(f"the HTTP service is not available: {exc}") from exc
     run(host, port)
+
+
+# ---- matching rounds -----------------------------------------------------------------------
+def _cli_user() -> str:
+    """How decisions and rounds made from the command line record who made them."""
+    import getpass
+
+    try:
+        return f"cli {getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _print_round(doc: dict[str, Any]) -> None:
+    served = len({a["need_id"] for a in doc["assignments"]})
+    click.echo(f"round {doc['round_id']} ({doc['status']}, scorer {doc['scorer']}): {len(doc['assignments'])} "
+               f"pair(s) for {served} of {doc['counts']['needs']} need(s), objective {doc['objective']:.3f}")
+    if doc["assignments"]:
+        click.echo(f"  {'need_id':<16} {'profile_id':<14} {'score':>6}  alternates")
+        for a in doc["assignments"]:
+            alts = ", ".join(f"{x['profile_id']} {x['score']:.3f}" for x in doc["alternates"].get(a["need_id"], []))
+            click.echo(f"  {a['need_id']:<16} {a['profile_id']:<14} {a['score']:>6.3f}  {alts or '-'}")
+    for title, key in (("unassigned", "unassigned"), ("skipped", "skipped")):
+        if doc.get(key):
+            click.echo(f"{title}:")
+            for u in doc[key]:
+                click.echo(f"  {u['need_id']:<16} {u['reason']}")
+    if doc["assignments"]:
+        click.echo(f"accept with: partnermatch accept-round {doc['round_id']} [--pair NEED_ID:PROFILE_ID ...]")
+
+
+@main.command("round")
+@click.option("--per-need", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Partners wanted per need.")
+@click.option("--fair", is_flag=True, help="Raise the lowest assigned score first, then the total.")
+@click.option("--min-score", type=float, default=0.0, show_default=True, help="Never propose pairs scoring less.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+def round_(per_need: int, fair: bool, min_score: float, as_json: bool) -> None:
+    """Propose partners for every open need under remaining capacities, and keep the proposal."""
+    from service.rounds import propose, round_document
+
+    rt = _loaded()
+    doc = round_document(propose(rt, per_need=per_need, fair=fair, min_score=min_score, created_by=_cli_user()))
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        _print_round(doc)
+
+
+@main.command("accept-round")
+@click.argument("round_id", type=int)
+@click.option("--pair", "pairs", multiple=True, metavar="NEED_ID:PROFILE_ID",
+              help="A pair of the round to accept (repeatable); default: all its assignments.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+def accept_round(round_id: int, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Record 'accept' decisions for a proposed round's pairs (all or nothing)."""
+    from service.rounds import accept
+
+    parsed = []
+    for p in pairs:
+        need_id, sep, profile_id = p.partition(":")
+        if not sep or not need_id or not profile_id:
+            raise InvalidInputError(f"--pair: expected NEED_ID:PROFILE_ID, got {p!r}")
+        parsed.append([need_id, profile_id])
+    rt = _loaded()
+    done = accept(rt, round_id, parsed or None, _cli_user())
+    if done is None:
+        raise NotFoundError(f"no round {round_id} (propose one with `partnermatch round`)")
+    row, decisions = done
+    doc = {"round_id": row.id, "state": row.state, "accepted": [list(p) for p in row.accepted],
+           "recorded": [{"need_id": d.need_id, "profile_id": d.profile_id, "decision": d.decision,
+                         "reason": d.reason, "decided_by": d.decided_by} for d in decisions]}
+    if as_json:
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"round {row.id}: {len(decisions)} new accept decision(s); state {row.state}")
+    for d in decisions:
+        click.echo(f"  {d.need_id:<16} {d.profile_id}")
+
+
+@main.command("train-ranker")
+@click.option("--min-decisions", type=click.IntRange(2, None), default=30, show_default=True,
+              help="Fewer accept/reject decisions than this: no model, the hand-set weights stay.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-back split.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+def train_ranker(min_decisions: int, seed: int, as_json: bool) -> None:
+    """Learn a reranker from staff accept/reject decisions; it is used when it beats the current scoring."""
+    from models.reranker import reranker_root, save_reranker
+    from models.reranker_training import train_reranker
+
+    rt = _loaded()
+    decisions = {pair: row.decision for pair, row in rt.store.latest_decisions().items()}
+    result = train_reranker(rt.engine, decisions, current=rt.engine.scorer, encoder=rt.encoder.name,
+                            min_decisions=min_decisions, random_state=seed)
+    doc: dict[str, Any] = {"status": result.status, **result.manifest}
+    if result.model is not None:
+        path = save_reranker(result.model, reranker_root(rt.settings.home), result.manifest)
+        doc.update(version=path.name, path=str(path))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if result.model is None:
+        click.echo(f"no reranker trained: {doc['reason']}")
+        return
+    ev = doc["evaluation"]
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    click.echo(f"reranker {doc['version']}: {doc['data']['decisions']} decisions on {doc['data']['needs']} needs "
+               f"({doc['data']['accepts']} accepts)")
+    click.echo(f"held-back ROC AUC ({ev['held_back_decisions']} decisions, {ev['held_back_needs']} needs): "
+               f"reranker {fmt(ev['reranker'])}, current ({ev['baseline_scorer']}) {fmt(ev['baseline'])}")
+    click.echo("promoted: the engine uses it from its next load" if doc["promoted"] else
+               "not promoted: the engine keeps its current scoring")
+    click.echo(f"saved to {doc['path']}")
 
 
 # ---- API keys ------------------------------------------------------------------------------

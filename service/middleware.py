@@ -12,11 +12,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from matcher.engine import Side
 from service.runtime import Runtime
 
 
 class _IndexCollector:
-    """Gauges read at scrape time: records in the live index, staleness, loaded store version."""
+    """Gauges read at scrape time: records in the live index and whether it is stale."""
 
     def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
         self._runtime = runtime
@@ -29,8 +30,9 @@ class _IndexCollector:
         records = GaugeMetricFamily("partnermatch_index_records", "Records in the live index", labels=["side"])
         stale = GaugeMetricFamily("partnermatch_index_stale", "1 when the index is behind the store")
         if rt is not None:
-            for side in ("need", "profile"):
-                records.add_metric([side], len(rt.engine.ids(side)))  # type: ignore[arg-type]
+            sides: tuple[Side, ...] = ("need", "profile")
+            for side in sides:
+                records.add_metric([side], len(rt.engine.ids(side)))
             stale.add_metric([], 1.0 if rt.index_stale else 0.0)
         yield records
         yield stale
@@ -46,7 +48,7 @@ class Metrics:
         self.latency = Histogram("partnermatch_http_request_duration_seconds", "HTTP request latency by route template",
                                  ["method", "route"], registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
-        self.registry.register(_IndexCollector(runtime))  # type: ignore[arg-type]
+        self.registry.register(_IndexCollector(runtime))
 
 
 class MetricsMiddleware:

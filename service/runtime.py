@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from matcher.areas import AreaDetector
 from matcher.encoder import Encoder
 from matcher.engine import Analysed, AnalysisRequest, MatchEngine
@@ -22,7 +24,7 @@ from matcher.schema import Need, Profile
 from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
 from matcher.text import detect_language, sentences
 from models.encoders import CachedEncoder, make_encoder
-from service.models import DecisionRow
+from service.models import DecisionRow, utcnow
 from service.settings import Settings
 from service.snapshotter import DebouncedSnapshots
 from service.store import Store
@@ -53,7 +55,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.db_url).migrate()
-        inner = self.encoder or make_encoder(self.settings.encoder)
+        inner = self.encoder or make_encoder(self.settings.encoder, home=self.settings.home)
         self.encoder = CachedEncoder(inner, self.settings.cache_path)
         detector = self.detector or AreaDetector().fit()
         self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind)
@@ -85,6 +87,7 @@ class Runtime:
                 except SnapshotError as exc:
                     log.warning("index snapshot unusable, rebuilding: %s", exc)
             self.engine.capacity_used = self.store.accepted_counts()
+            self.engine.scorer = self.active_scorer()
             self._reset_engine()
             self._analyse_into_engine(profiles, needs, vectors, progress)
             if how == "rebuilt":
@@ -94,6 +97,15 @@ class Runtime:
             self.loaded_version = version
             self.index_stale = False
             return how
+
+    def active_scorer(self) -> Any:
+        """The newest promoted reranker trained for this encoder, or None (hand-set weights); see models.reranker."""
+        if self.settings.ranker == "weights":
+            return None
+        from models.reranker import newest_reranker, reranker_root
+
+        assert self.encoder is not None
+        return newest_reranker(reranker_root(self.settings.home), self.encoder.name)
 
     def _reset_engine(self) -> None:
         for side in ("need", "profile"):
@@ -202,6 +214,38 @@ class Runtime:
             self._after_commit(version, lambda: setattr(self.engine, "capacity_used", self.store.accepted_counts()))
             return row
 
+    def record_decisions(self, pairs: Sequence[tuple[str, str]], decision: str, reason: str, decided_by: str,
+                         also: Callable[[Session], None] | None = None) -> list[DecisionRow]:
+        """Record one decision per pair in one transaction (with `also`'s writes); accepts need capacity for all.
+
+        Pairs whose latest decision is already `decision` are left as they are.
+        """
+        with self._lock:
+            latest = self.store.latest_decisions()
+            todo = [p for p in dict.fromkeys(pairs) if not (p in latest and latest[p].decision == decision)]
+            if decision == "accept":
+                used = self.store.accepted_counts()
+                for pid in sorted({p for _, p in todo}):
+                    profile = self.store.get_profile(pid)
+                    wanted = sum(p == pid for _, p in todo)
+                    if profile is not None and used.get(pid, 0) + wanted > profile.capacity:
+                        raise InvalidInputError(
+                            f"field 'pairs': profile {pid!r} has capacity {profile.capacity} with "
+                            f"{used.get(pid, 0)} accepted; {wanted} more do not fit")
+
+            def work(s: Session) -> list[DecisionRow]:
+                rows = [DecisionRow(need_id=n, profile_id=p, decision=decision, reason=reason,
+                                    decided_by=decided_by, decided_at=utcnow()) for n, p in todo]
+                s.add_all(rows)
+                if also is not None:
+                    also(s)
+                s.flush()
+                return rows
+
+            rows, version = self.store.commit(work)
+            self._after_commit(version, lambda: setattr(self.engine, "capacity_used", self.store.accepted_counts()))
+            return rows
+
     def forget_text(self, text: str, language: str | None = None, declared: Sequence[str] = ()) -> int:
         """Purge the embedding cache of every text the engine derives from `text`; return rows removed."""
         if not isinstance(self.encoder, CachedEncoder) or not text.strip():
@@ -274,8 +318,10 @@ class Runtime:
         root = self.settings.index_dir / "snapshots"
         if self.snapshot_name is None or not root.is_dir():
             return
+        current = read_manifest(self.settings.index_dir)  # another process sharing the home may own it
+        keep = {self.snapshot_name, current["name"] if current else None}
         for path in root.iterdir():
-            if path.is_dir() and path.name != self.snapshot_name and not path.name.startswith(".tmp-"):
+            if path.is_dir() and path.name not in keep and not path.name.startswith(".tmp-"):
                 shutil.rmtree(path, ignore_errors=True)
         self._purge_pending = False
 

@@ -9,11 +9,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from matcher.schema import AreaId, Description, Language, Modality, Name, RecordId, country_code
 
+
+def _iso_codes(schema: dict[str, Any]) -> None:
+    """List the ISO 3166-1 alpha-2 codes in the OpenAPI schema (computed when the schema is built)."""
+    import pycountry
+
+    schema["enum"] = sorted(c.alpha_2 for c in pycountry.countries)
+
+
 Role = Literal["submitter", "partner", "staff", "admin"]
+Decision = Literal["accept", "reject", "block"]
+CountryCode = Annotated[str, Field(description="ISO 3166-1 alpha-2 code, e.g. GH", json_schema_extra=_iso_codes)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 T = TypeVar("T")
 
@@ -53,7 +63,7 @@ class NeedCreate(InputModel):
     """A new needs statement. `institution` is taken from a submitter's key (admins must give it)."""
 
     institution: Name | None = None
-    country: str = Field(description="ISO 3166-1 alpha-2 code, e.g. GH")
+    country: CountryCode
     language: Language | None = Field(default=None, description="en, fr or pt; detected when omitted")
     description: Description
     preferred_modalities: list[Modality] = Field(default_factory=list)
@@ -68,7 +78,7 @@ class NeedCreate(InputModel):
 class NeedUpdate(InputModel):
     """Fields to change on a need; omitted fields keep their value (null is refused)."""
 
-    country: str | None = None
+    country: CountryCode | None = None
     language: Language | None = None
     description: Description | None = None
     preferred_modalities: list[Modality] | None = None
@@ -79,12 +89,13 @@ class NeedUpdate(InputModel):
     def _country(cls, v: str | None) -> str | None:
         return None if v is None else country_code(v)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> NeedUpdate:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"field '{name}': must not be null (omit it to keep the current value)")
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for fields the body gives (defaults are not validated): null is refused.
+        if value is None:
+            raise ValueError("must not be null (omit the field to keep its current value)")
+        return value
 
 
 class NeedPublic(BaseModel):
@@ -104,6 +115,10 @@ class NeedPublic(BaseModel):
 
 
 # ---- profiles ------------------------------------------------------------------------------
+def _english() -> list[Language]:
+    return ["en"]
+
+
 class ProfileUpsert(InputModel):
     """A UK capability profile; the id comes from the URL (a body id must agree with it)."""
 
@@ -113,9 +128,9 @@ class ProfileUpsert(InputModel):
     country: Literal["GB"] = "GB"
     region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     description: Description
-    languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
+    languages: list[Language] = Field(default_factory=_english, min_length=1)
     capacity: int = Field(default=1, ge=0, le=1000)
-    countries_of_experience: list[str] = Field(default_factory=list, max_length=250)
+    countries_of_experience: list[CountryCode] = Field(default_factory=list, max_length=250)
     modalities: list[Modality] = Field(default_factory=list)
     clinical_areas: list[AreaId] = Field(default_factory=list, max_length=34)
 
@@ -155,13 +170,28 @@ class Page(BaseModel, Generic[T]):
 
 
 # ---- matching ------------------------------------------------------------------------------
-class MatchItem(BaseModel):
-    """A ranked, explained candidate (see DESIGN.md): score, breakdown, shared areas, fit."""
+class ProfileMatch(BaseModel):
+    """A UK profile ranked for a need or a statement: score, breakdown, shared areas with evidence, fit.
+
+    Further explanation fields (need_areas, shared_words, best_sentence_pair, features)
+    come through as they are (see DESIGN.md, "a match item explains itself").
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    profile_id: str | None = None
-    need_id: str | None = None
+    profile_id: str
+    score: float
+    breakdown: dict[str, float]
+    shared_areas: list[dict[str, Any]] = Field(default_factory=list)
+    fit: dict[str, Any] = Field(default_factory=dict)
+
+
+class NeedMatch(BaseModel):
+    """An open need ranked for a profile (a counterpart), explained like ProfileMatch."""
+
+    model_config = ConfigDict(extra="allow")
+
+    need_id: str
     score: float
     breakdown: dict[str, float]
     shared_areas: list[dict[str, Any]] = Field(default_factory=list)
@@ -172,7 +202,7 @@ class MatchesPublic(BaseModel):
     """Ranked profiles for a need."""
 
     need_id: str
-    matches: list[MatchItem]
+    matches: list[ProfileMatch]
     reason: str | None = Field(default=None, description="why the list is empty, when it is")
 
 
@@ -180,7 +210,7 @@ class CounterpartsPublic(BaseModel):
     """Ranked open needs (counterparts) for a profile."""
 
     profile_id: str
-    matches: list[MatchItem]
+    matches: list[NeedMatch]
     reason: str | None = None
 
 
@@ -195,7 +225,7 @@ class TextMatchRequest(InputModel):
 class TextMatchesPublic(BaseModel):
     """Ranked profiles for an ad-hoc statement."""
 
-    matches: list[MatchItem]
+    matches: list[ProfileMatch]
     reason: str | None = None
 
 
@@ -204,7 +234,8 @@ class DecisionCreate(InputModel):
     """A staff decision on a suggested (need, profile) pair."""
 
     profile_id: RecordId
-    decision: Literal["accept", "reject"]
+    decision: Decision = Field(description="accept (uses one unit of capacity), reject, or block: do not pair "
+                                           "(a matching round never proposes a rejected or blocked pair)")
     reason: Reason
 
 
@@ -214,7 +245,7 @@ class DecisionPublic(BaseModel):
     id: int
     need_id: str
     profile_id: str
-    decision: Literal["accept", "reject"]
+    decision: Decision
     reason: str
     decided_by: str
     decided_at: datetime
@@ -279,3 +310,66 @@ class KeyCreated(KeyPublic):
     """A new key: the secret is shown once and never again."""
 
     key: str
+
+
+# ---- matching rounds (staff) -------------------------------------------------------------------
+class RoundCreate(InputModel):
+    """Parameters of a matching round over every open need."""
+
+    per_need: int = Field(default=1, ge=1, le=20, description="partners wanted per need")
+    fair: bool = Field(default=False, description="raise the lowest assigned score first, then the total")
+    min_score: float = Field(default=0.0, ge=-1000, le=1000, allow_inf_nan=False,
+                             description="pairs scoring less are never proposed")
+
+
+class RoundAccept(InputModel):
+    """Pairs of a round to accept; omitted: all of its assignments."""
+
+    pairs: list[tuple[RecordId, RecordId]] | None = Field(
+        default=None, max_length=10_000, description="[[need_id, profile_id], ...] from assignments or alternates")
+
+
+class RoundPair(BaseModel):
+    """A proposed (need, profile) pair with its score."""
+
+    need_id: str
+    profile_id: str
+    score: float
+
+
+class RoundAlternate(BaseModel):
+    """A next-best eligible profile for a need."""
+
+    profile_id: str
+    score: float
+
+
+class RoundPublic(BaseModel):
+    """A proposed round: assignments, alternates, unassigned needs with reasons, and its acceptance state."""
+
+    model_config = ConfigDict(extra="allow")
+
+    round_id: int
+    status: Literal["optimal", "infeasible", "empty"]
+    assignments: list[RoundPair]
+    alternates: dict[str, list[RoundAlternate]]
+    unassigned: list[dict[str, Any]] = Field(description="needs with fewer partners than asked, with the reason")
+    displaced: dict[str, list[dict[str, Any]]]
+    objective: float
+    min_assigned_score: float | None
+    skipped: list[dict[str, Any]] = Field(description="needs that already have their accepted partners")
+    scorer: str = Field(description="'weights' (hand-set) or the learned reranker's version")
+    params: dict[str, Any]
+    state: Literal["proposed", "partially_accepted", "accepted"]
+    accepted: list[list[str]]
+    created_by: str
+    created_at: datetime
+
+
+class RoundAccepted(BaseModel):
+    """What accepting a round recorded."""
+
+    round_id: int
+    state: Literal["proposed", "partially_accepted", "accepted"]
+    accepted: list[list[str]] = Field(description="every pair of the round accepted so far")
+    decisions: list[DecisionPublic] = Field(description="the accept decisions recorded by this call")

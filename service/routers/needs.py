@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from matcher.schema import Need
 from matcher.text import detect_language
@@ -18,13 +18,12 @@ from service.schemas import MatchesPublic, NeedCreate, NeedPublic, NeedUpdate, P
 router = APIRouter(prefix=f"{API_PREFIX}/needs", tags=["needs"])
 
 
-def limit_submissions(request: Request, caller: NeedWriter) -> Caller:
-    """settings.submissions_per_minute per key; 429 with Retry-After beyond it."""
+def limit_submissions(request: Request, caller: Caller) -> None:
+    """settings.submissions_per_minute valid submissions per key; 429 with Retry-After beyond it."""
     retry_after = request.app.state.limiter.hit(caller.key_id)
     if retry_after is not None:
         raise ApiError(429, f"too many submissions with this key; retry in {retry_after} s", None,
                        {"Retry-After": str(retry_after)})
-    return caller
 
 
 def _new_id(runtime: Runtime) -> str:
@@ -36,9 +35,10 @@ def _new_id(runtime: Runtime) -> str:
 
 
 @router.post("", status_code=201, response_model=NeedPublic, summary="Submit a needs statement")
-def create_need(body: NeedCreate, caller: Annotated[Caller, Depends(limit_submissions)], runtime: RuntimeDep,
-                settings: SettingsDep, response: Response) -> NeedPublic:
+def create_need(body: NeedCreate, caller: NeedWriter, runtime: RuntimeDep, settings: SettingsDep,
+                request: Request, response: Response) -> NeedPublic:
     """The need belongs to the key's institution; 201 only once it is committed to the store."""
+    limit_submissions(request, caller)  # here, after validation: only well-formed submissions count
     if caller.role == "submitter":
         if body.institution is not None and body.institution != caller.institution:
             raise ApiError(403, "a submitter key submits needs for its own institution only", "institution")
@@ -53,7 +53,7 @@ def create_need(body: NeedCreate, caller: Annotated[Caller, Depends(limit_submis
                 language=body.language or detect_language(body.description))
     need = validated(Need, data)
     runtime.submit_need(need)
-    response.headers["Location"] = f"/api/v1/needs/{need.id}"
+    response.headers["Location"] = f"{API_PREFIX}/needs/{need.id}"
     return need_public(runtime, visible_need(runtime, caller, need.id))
 
 
