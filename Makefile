@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PM := $(VENV)/bin/partnermatch
 export PARTNERMATCH_HOME ?= var
 
-.PHONY: setup demo serve test test-quick lint bench clean
+.PHONY: setup demo serve test test-quick lint bench bench-1m bench-smoke clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,30 @@ test-quick: setup
 lint: setup
 	$(VENV)/bin/ruff check matcher models service tests bench
 	$(VENV)/bin/mypy
+
+# Benchmarks (not tests): each prints a table, writes bench/results/<name>.json and
+# compares against a baseline measured in the same run. About 30 minutes on 2 cores the
+# first time (the embedding pool is cached in bench/results/cache for later runs).
+BENCH_OUT ?= bench/results
+bench: setup
+	$(PY) bench/bench_encoders.py --out $(BENCH_OUT)
+	$(PY) bench/bench_index.py --out $(BENCH_OUT)
+	$(PY) bench/bench_match.py --out $(BENCH_OUT)
+	$(PY) bench/bench_ingest.py --out $(BENCH_OUT)
+	$(PY) bench/bench_http.py --out $(BENCH_OUT)
+	$(PY) bench/bench_assign.py --out $(BENCH_OUT)
+	$(PY) bench/plot.py --results $(BENCH_OUT) --out docs/benchmarks.png
+
+# 1M vectors: exact vs HNSW build, memory, latency, recall, snapshots (~6 GB RAM, ~30 min).
+bench-1m: setup
+	$(PY) bench/bench_index.py --sizes 1000000 --name index-1m --out $(BENCH_OUT)
+
+bench-smoke: setup
+	$(PY) -m pytest -q tests/bench
+
+# Screenshots of every main page at desktop and phone widths (needs Debian's chromium).
+screenshots: setup
+	$(PY) tests/web/screenshots.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -210,9 +210,6 @@ class AreaDetector:
             stops = stopwords(lang)
             content = [i for i, t in enumerate(tokens) if t.text not in stops]
             stems = stem_words([tokens[i].text for i in content], lang)
-            positions: dict[str, list[int]] = defaultdict(list)
-            for p, s in enumerate(stems):
-                positions[s].append(p)
             for p, s in enumerate(stems):
                 for term in self.terms_[lang].get(s, ()):
                     span = self._match_at(term, p, stems)
@@ -233,10 +230,17 @@ class AreaDetector:
         lo, hi = max(0, p - reach), min(len(stems), p + reach + 1)
         span_lo, span_hi = p, p
         for stem in term.stems[1:]:
-            where = [q for q in range(lo, hi) if stems[q] == stem]
-            if not where:
+            # Nearest occurrence to p within [lo, hi); on equal distance the earlier one, as min() would.
+            q = -1
+            for d in range(0, reach + 1):
+                if p - d >= lo and stems[p - d] == stem:
+                    q = p - d
+                    break
+                if p + d < hi and stems[p + d] == stem:
+                    q = p + d
+                    break
+            if q < 0:
                 return None
-            q = min(where, key=lambda x: abs(x - p))
             span_lo, span_hi = min(span_lo, q), max(span_hi, q)
         if span_hi - span_lo > reach:
             return None

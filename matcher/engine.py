@@ -5,31 +5,43 @@ Usable as a library with no server or database: give it an Encoder and records.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from matcher.areas import AreaDetector, AreaHit
+from matcher.candidates import SideArrays, area_bits, shortlist, top_lexical
 from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
-from matcher.explain import explain_pair
+from matcher.explain import MAX_SENTENCES, explain_pair
 from matcher.index import IndexKind, NumpyIndex, VectorIndex, make_index
 from matcher.lexical import BM25Lexical
-from matcher.rank import PairFeatures, Weights, area_overlap, breakdown, total
+from matcher.rank import PairFeatures, PairScorer, Weights, area_overlap, breakdown, total
 from matcher.schema import Need, Profile
-from matcher.text import detect_language, lexical_terms, passages
+from matcher.text import detect_language, lexical_terms, passages, sentences
 
 Side = Literal["need", "profile"]
 EXACT_BELOW = 5000
+# Records whose explanation inputs (sentence vectors, stems) are kept in memory, most
+# recently used first: ~25 KB each, so ~400 MB at most; evicted ones are recomputed.
+EXPLAIN_CACHE_RECORDS = 16_384
 # Measured on the dev set's hand-labelled areas: keeping areas at >= 0.7 of the strongest
 # raises detection precision from 0.36 to 0.59 at recall 0.92 (passing mentions such as
 # "nurses" in a stroke need are real words, but not what the need is about).
 MAIN_AREA_RATIO = 0.7
 # Passing mentions weigh a third: on the dev set pt nDCG@10 0.85 -> 0.90, overall unchanged.
 MINOR_WEIGHT = 0.33
+# A new need nearly repeats an open one of its institution at this cosine, when they share a
+# main area. Measured with all-MiniLM-L6-v2 by bench/duplicates.py: 14 of 15 rewordings of
+# demo needs score 0.86-0.96 (a heavily shortened one 0.64), while different needs on a
+# related topic score at most 0.63 and distinct demo needs sharing a main area at most 0.72.
+DUPLICATE_COSINE = 0.80
 
 
 @dataclass
@@ -44,17 +56,26 @@ class Analysed:
     vector: NDArray[np.float32]
     terms: list[str]
     record: Need | Profile | None = None
+    # Explanation inputs (sentences, their vectors, stems), filled on first use; see explain.py.
+    explain_cache: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
-    @property
+    # Cached: `areas` does not change once analysed, and scoring reads these per candidate.
+    @cached_property
     def strengths(self) -> dict[str, float]:
         """Area id -> weight for matching: full strength for the main areas, a third for passing mentions."""
-        return {a: h.strength if a in self.main_areas else h.strength * MINOR_WEIGHT for a, h in self.areas.items()}
+        main = set(self.main_areas)
+        return {a: h.strength if a in main else h.strength * MINOR_WEIGHT for a, h in self.areas.items()}
 
-    @property
+    @cached_property
     def main_areas(self) -> list[str]:
         """Areas the text is mainly about: declared, or detected at >= MAIN_AREA_RATIO of the strongest."""
         top = max((h.strength for h in self.areas.values()), default=0.0)
         return [a for a, h in self.areas.items() if h.strength >= MAIN_AREA_RATIO * top]
+
+    @cached_property
+    def area_bits(self) -> int:
+        """Bit mask of the record's areas (see matcher.candidates)."""
+        return area_bits(list(self.areas))
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,7 @@ class _Side:
     records: dict[str, Analysed]
     index: VectorIndex
     lexical: BM25Lexical
+    arrays: SideArrays | None = None  # columns for scoring; None after a write, rebuilt on the next query
 
 
 @dataclass
@@ -82,7 +104,8 @@ class MatchEngine:
     """Ranks profiles for needs (and needs for profiles) with explanations.
 
     `capacity_used` maps profile id -> partnerships already accepted, so that
-    remaining capacity = profile.capacity - used.
+    remaining capacity = profile.capacity - used. `scorer` (a learned reranker, see
+    models.reranker) replaces the hand-set `weights` when given.
     """
 
     encoder: Encoder
@@ -90,8 +113,12 @@ class MatchEngine:
     weights: Weights = field(default_factory=Weights)
     index_kind: IndexKind = "flat"
     capacity_used: dict[str, int] = field(default_factory=dict)
+    eager_sentences: bool = False
+    explain_cache_records: int = EXPLAIN_CACHE_RECORDS
+    scorer: PairScorer | None = None
     _sides: dict[str, _Side] = field(init=False, repr=False)
     _lock: threading.RLock = field(init=False, repr=False, default_factory=threading.RLock)
+    _explained: OrderedDict[tuple[str, str], Analysed] = field(init=False, repr=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self._sides = {s: self._new_side() for s in ("need", "profile")}
@@ -140,17 +167,31 @@ class MatchEngine:
                 if not group:
                     continue
                 pieces = [self.embedding_text(a.text, a.areas, a.language) for a in group]
-                vectors = self.encoder.encode([p for ps in pieces for p in ps], kind=kind)
+                n_passages = sum(map(len, pieces))
+                # With eager_sentences the explanation's sentences ride in the same batches.
+                said = [[a.text[s:e] for s, e in sentences(a.text)][:MAX_SENTENCES] if self.eager_sentences else []
+                        for a in group]
+                vectors = self.encoder.encode([p for ps in pieces for p in ps] + [t for ts in said for t in ts],
+                                              kind=kind)
                 pos = 0
                 for a, ps in zip(group, pieces, strict=True):
                     mean = vectors[pos:pos + len(ps)].mean(axis=0)
                     pos += len(ps)
                     norm = float(np.linalg.norm(mean))
                     a.vector = (mean / norm if norm > 0 else mean).astype(np.float32)
+                pos = n_passages
+                for a, ts in zip(group, said, strict=True):
+                    if ts:
+                        a.explain_cache = {"sentences": ts, "sentence_vectors": vectors[pos:pos + len(ts)].copy()}
+                        pos += len(ts)
         return out
 
-    def add(self, items: Iterable[Analysed]) -> None:
-        """Add or replace analysed records in their side's indexes."""
+    def add(self, items: Iterable[Analysed], *, indexed: bool = False) -> None:
+        """Add or replace analysed records in their side's indexes.
+
+        `indexed=True`: their vectors are already in the side's vector index (one loaded
+        from a snapshot with `replace_index`), so only the records and lexical terms are added.
+        """
         by_side: dict[str, list[Analysed]] = {"need": [], "profile": []}
         for a in items:
             by_side[a.side].append(a)
@@ -159,10 +200,15 @@ class MatchEngine:
                 if not batch:
                     continue
                 s = self._sides[side]
-                s.index.add([a.id for a in batch], np.stack([a.vector for a in batch]))
+                if not indexed:
+                    s.index.add([a.id for a in batch], np.stack([a.vector for a in batch]))
+                s.arrays = None
                 for a in batch:
                     s.records[a.id] = a
                     s.lexical.add_terms(a.id, a.terms)
+                    self._explained.pop((side, a.id), None)
+                    if a.explain_cache is not None:
+                        self._remember_explained(a)
 
     def add_profiles(self, profiles: Sequence[Profile]) -> list[Analysed]:
         """Analyse and add profiles."""
@@ -184,8 +230,10 @@ class MatchEngine:
             s = self._sides[side]
             s.index.remove(list(ids))
             s.lexical.remove(list(ids))
+            s.arrays = None
             for i in ids:
                 s.records.pop(i, None)
+                self._explained.pop((side, i), None)
 
     def get(self, side: Side, record_id: str) -> Analysed | None:
         """An analysed record, or None."""
@@ -207,6 +255,7 @@ class MatchEngine:
         """Swap in a loaded index snapshot for one side."""
         with self._lock:
             self._sides[side].index = index
+            self._sides[side].arrays = None
 
     # ---- matching -------------------------------------------------------------------
     def remaining_capacity(self, profile: Analysed) -> int | None:
@@ -232,41 +281,133 @@ class MatchEngine:
             language=language, country=country, modality=modality, full=full,
         )
 
-    def _candidates(self, query: Analysed, target: Side) -> tuple[dict[str, float], dict[str, float]]:
-        """Dense and normalised lexical scores of candidate records on the target side."""
+    # ---- scoring, pair features and duplicates ------------------------------------------
+    def score_parts(self, features: PairFeatures) -> dict[str, float]:
+        """The parts of a pair's score (the scorer's, else the hand-set weights'); they sum to the score."""
+        return self.scorer.parts(features) if self.scorer is not None else breakdown(features, self.weights)
+
+    @property
+    def scorer_name(self) -> str:
+        """The scoring in use: 'weights' (hand-set) or the scorer's name."""
+        return self.scorer.name if self.scorer is not None else "weights"
+
+    @contextmanager
+    def scoring(self, scorer: PairScorer | None) -> Iterator[MatchEngine]:
+        """Score with `scorer` (None: the hand-set weights) inside the block, holding the engine's lock."""
+        with self._lock:
+            previous, self.scorer = self.scorer, scorer
+            try:
+                yield self
+            finally:
+                self.scorer = previous
+
+    def pair_features(self, need_id: str, profile_ids: Sequence[str]) -> dict[str, PairFeatures]:
+        """Features of a stored need with each named stored profile (unknown ids are left out).
+
+        Lexical scores are normalised by the need's best over all profiles, as in ranking.
+        """
+        with self._lock:
+            need = self.get("need", need_id)
+            if need is None:
+                return {}
+            lex_raw = self._sides["profile"].lexical.scores(need.terms)
+            top = max(lex_raw.values(), default=0.0)
+            out: dict[str, PairFeatures] = {}
+            for pid in profile_ids:
+                profile = self.get("profile", pid)
+                if profile is not None:
+                    lexical = lex_raw.get(pid, 0.0) / top if top > 0 else 0.0
+                    out[pid] = self.features(need, profile, float(profile.vector @ need.vector), lexical)
+            return out
+
+    def find_duplicate(self, text: str, institution_need_ids: Sequence[str], language: str | None = None,
+                       declared: Sequence[str] = (), threshold: float = DUPLICATE_COSINE) -> tuple[str, float] | None:
+        """The open need of `institution_need_ids` that `text` nearly repeats, with the cosine; else None.
+
+        Nearly the same: need vectors at cosine >= `threshold` and a main area in common (or
+        no areas on either side). The most similar such need wins (ties by id).
+        """
+        with self._lock:
+            others = [a for a in (self.get("need", i) for i in sorted(set(institution_need_ids))) if a is not None]
+            if not others:
+                return None
+            query = self.analyse("need", "<new>", text, language, declared)
+            best: tuple[str, float] | None = None
+            for other in others:
+                cosine = float(other.vector @ query.vector)
+                mine, theirs = set(query.main_areas), set(other.main_areas)
+                same_areas = bool(mine & theirs) or not (mine or theirs)
+                if cosine >= threshold and same_areas and (best is None or cosine > best[1]):
+                    best = (other.id, round(cosine, 4))
+            return best
+
+    def _arrays(self, target: Side) -> SideArrays:
         s = self._sides[target]
-        n = len(s.records)
+        if s.arrays is None:
+            s.arrays = SideArrays.build(target, s.records, self.encoder.dimension)
+        return s.arrays
+
+    def _candidates(self, query: Analysed, target: Side) -> tuple[NDArray[np.intp], NDArray[np.float64],
+                                                                    NDArray[np.float64]]:
+        """Candidate positions on the target side with their dense and normalised lexical scores.
+
+        Below EXACT_BELOW records (or with the exact numpy index) every record is a
+        candidate; above, the index's top 200, BM25's top 200 and the first 500 records
+        sharing an area with the query (lexical and area candidates that dense retrieval
+        missed are scored too).
+        """
+        s = self._sides[target]
+        arrays = self._arrays(target)
+        n = len(arrays)
+        lex_ids, raw = s.lexical.score_array(query.terms)  # raw in the lexical index's (sorted id) order
+        lexical = np.zeros(n, dtype=np.float64)
+        top_lex: list[int] = []
+        if len(lex_ids):
+            to_ours = arrays.lexical_to_position(lex_ids)
+            top = float(raw.max())
+            if top > 0:
+                norm = np.where(raw > 0, raw / top, 0.0)
+                lexical[to_ours] = norm
+                if n > EXACT_BELOW:
+                    top_lex = to_ours[top_lexical(norm, 200)].tolist()  # ties by id, as a sorted list would
+        q = np.asarray(query.vector, dtype=np.float32)
         if isinstance(s.index, NumpyIndex) or n <= EXACT_BELOW:
-            matrix_ids = list(s.records)
-            vectors = np.stack([s.records[i].vector for i in matrix_ids]) if matrix_ids else None
-            dense = dict(zip(matrix_ids, (vectors @ query.vector).tolist(), strict=True)) if vectors is not None else {}
-        else:
-            dense = dict(s.index.search(query.vector, 200))
-        lex_raw = s.lexical.scores(query.terms)
-        top = max(lex_raw.values(), default=0.0)
-        lexical = {k: v / top for k, v in lex_raw.items()} if top > 0 else {}
-        if n > EXACT_BELOW:
-            # Lexical and area candidates that dense retrieval missed are scored too.
-            extra = sorted(lexical, key=lambda k: -lexical[k])[:200]
-            extra += [rid for rid, a in s.records.items() if set(a.areas) & set(query.areas)][:500]
-            for rid in extra:
-                if rid not in dense:
-                    dense[rid] = float(s.records[rid].vector @ query.vector)
-        return dense, lexical
+            pos = np.arange(n)
+            dense = (arrays.vectors @ q).astype(np.float64) if n else np.zeros(0)
+            return pos, dense, lexical
+        chosen = {arrays.position[rid]: d for rid, d in s.index.search(q, 200) if rid in arrays.position}
+        extra = top_lex + np.flatnonzero(arrays.area_bits & query.area_bits)[:500].tolist()
+        for p in extra:
+            if p not in chosen:
+                chosen[p] = float(arrays.vectors[p] @ q)
+        pos = np.fromiter(chosen, dtype=np.intp, count=len(chosen))
+        dense = np.fromiter(chosen.values(), dtype=np.float64, count=len(chosen))
+        return pos, dense, lexical[pos]
 
     def _rank(self, query: Analysed, target: Side, top: int, explain: bool) -> list[dict[str, Any]]:
         if top < 1:
             raise InvalidInputError(f"field 'top': must be at least 1, got {top}")
         with self._lock:
-            dense, lexical = self._candidates(query, target)
+            pos, dense, lexical = self._candidates(query, target)
+            arrays = self._arrays(target)
+            if query.side == target and query.id in arrays.position:
+                keep = pos != arrays.position[query.id]
+                pos, dense, lexical = pos[keep], dense[keep], lexical[keep]
+            query_full = target == "need" and self.remaining_capacity(query) == 0
+            if self.scorer is None:
+                approx = arrays.approximate_scores(query, pos, dense, lexical, self.weights, self.capacity_used,
+                                                   query_full)
+                chosen = shortlist(approx, top).tolist()
+            else:  # a learned scorer has no vectorised approximation: every candidate is scored exactly
+                chosen = list(range(len(pos)))
             scored = []
-            for rid, d in dense.items():
-                other = self._sides[target].records.get(rid)
-                if other is None or (other.id == query.id and other.side == query.side):
-                    continue
+            records = self._sides[target].records
+            for i in chosen:
+                rid = arrays.ids[int(pos[i])]
+                other = records[rid]
                 need, profile = (query, other) if target == "profile" else (other, query)
-                f = self.features(need, profile, d, lexical.get(rid, 0.0))
-                parts = breakdown(f, self.weights)
+                f = self.features(need, profile, float(dense[i]), float(lexical[i]))
+                parts = self.score_parts(f)
                 scored.append((total(parts), rid, f, parts, need, profile))
             scored.sort(key=lambda x: (-x[0], x[1]))
             items = []
@@ -275,8 +416,20 @@ class MatchEngine:
                 item: dict[str, Any] = {key: rid, "score": score, "breakdown": parts}
                 if explain:
                     item.update(explain_pair(need, profile, f, self.remaining_capacity(profile), self.encoder))
+                    for a in (need, profile):
+                        if a.id in self._sides[a.side].records:
+                            self._remember_explained(a)
                 items.append(item)
             return items
+
+    def _remember_explained(self, a: Analysed) -> None:
+        """Keep `a`'s explanation inputs among the most recent; drop the oldest beyond the bound."""
+        key = (a.side, a.id)
+        self._explained[key] = a
+        self._explained.move_to_end(key)
+        while len(self._explained) > self.explain_cache_records:
+            _, old = self._explained.popitem(last=False)
+            old.explain_cache = None
 
     def match_need(self, need_id: str, top: int = 10, explain: bool = True) -> list[dict[str, Any]]:
         """Ranked profiles for a stored need."""

@@ -11,6 +11,7 @@ from matcher.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from matcher.engine import MatchEngine, Side
+    from matcher.rank import PairScorer
 
 Qrels = dict[str, dict[str, int]]
 METRICS = ("ndcg@5", "ndcg@10", "recall@10", "mrr", "hit@1")
@@ -120,8 +121,13 @@ def area_detection_metrics(engine: MatchEngine, labels: Mapping[str, Mapping[str
 
 
 def run_evaluation(engine: MatchEngine, qrels_path: Path, reverse: bool = False,
-                   areas_path: Path | None = None) -> dict[str, Any]:
-    """Metrics for our ranker and BM25-only in the same run, overall and per need language."""
+                   areas_path: Path | None = None,
+                   scorers: Mapping[str, PairScorer | None] | None = None) -> dict[str, Any]:
+    """Metrics for our ranker and BM25-only in the same run, overall and per need language.
+
+    `scorers` adds a row per named scorer (None: the hand-set weights), e.g. a learned
+    reranker next to "ours" (the engine as it is configured).
+    """
     qrels = read_qrels(qrels_path)
     side: Side = "need"
     target: Side = "profile"
@@ -149,7 +155,12 @@ def run_evaluation(engine: MatchEngine, qrels_path: Path, reverse: bool = False,
         "skipped_queries": missing,
         "ours": evaluate(ours, qrels, groups),
         "bm25": evaluate(_bm25_ranker(engine, side, target), qrels, groups),
+        "scorers": {"ours": engine.scorer_name},
     }
+    for name, scorer in (scorers or {}).items():
+        with engine.scoring(scorer):
+            report[name] = evaluate(ours, qrels, groups)
+            report["scorers"][name] = engine.scorer_name
     if areas_path is not None:
         import json
 
@@ -162,12 +173,18 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"direction: {report['direction']}"]
     header = f"{'ranker':<8} {'group':<6} {'n':>4} " + " ".join(f"{m:>9}" for m in METRICS)
     lines.append(header)
-    for ranker in ("ours", "bm25"):
+    extra = [k for k in report.get("scorers", {}) if k != "ours"]
+    for ranker in ("ours", *extra, "bm25"):
         for group, m in sorted(report[ranker].items(), key=lambda kv: (kv[0] != "all", kv[0])):
             lines.append(f"{ranker:<8} {group:<6} {int(m['queries']):>4} " +
                          " ".join(f"{m[k]:>9.3f}" for k in METRICS))
     gain = report["ours"]["all"]["ndcg@10"] - report["bm25"]["all"]["ndcg@10"]
     lines.append(f"nDCG@10 gain over BM25-only: {gain:+.3f}")
+    if "scorers" in report:
+        lines.append("scoring: " + ", ".join(f"{k} = {v}" for k, v in report["scorers"].items()))
+    for name in extra:
+        delta = report[name]["all"]["ndcg@10"] - report["ours"]["all"]["ndcg@10"]
+        lines.append(f"nDCG@10 {name} vs ours: {delta:+.3f}")
     if "areas" in report:
         micro = report["areas"]["micro"]
         lines.append(f"area detection (micro): precision {micro['precision']:.3f} recall {micro['recall']:.3f} "

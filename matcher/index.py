@@ -7,8 +7,10 @@ cosine similarity. A saved index is a directory whose `manifest.json` is read fi
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -17,7 +19,11 @@ from numpy.typing import NDArray
 
 from matcher.errors import InvalidInputError, SnapshotError
 
-IndexKind = Literal["numpy", "flat", "hnsw"]
+IndexKind = Literal["numpy", "flat", "hnsw", "auto"]
+# `auto` moves from exact search to HNSW past this many vectors; see docs/benchmarks.md.
+AUTO_HNSW_ABOVE = 20_000
+# HNSW graphs are rebuilt once removed (tombstoned) vectors pass this fraction of them.
+COMPACT_FRACTION = 0.2
 
 
 class VectorIndex(Protocol):
@@ -141,121 +147,256 @@ class NumpyIndex:
 
 
 class FaissIndex:
-    """FAISS backend: `flat` (exact inner product, IndexIDMap2) or `hnsw` (approximate).
+    """FAISS backend: `flat` (exact inner product), `hnsw` (approximate), or `auto` (flat, then HNSW).
 
-    HNSW cannot remove ids, so removals there are tombstoned and filtered from results;
-    vectors are also kept in memory (float32) for explanations and rebuilds.
+    `auto` holds an exact flat index up to `hnsw_above` vectors and moves to HNSW past it
+    (see docs/benchmarks.md for where the threshold comes from). HNSW cannot remove ids:
+    removals there are tombstones, skipped during search by an id filter, and the graph
+    is rebuilt from the live vectors once tombstones pass `compact_fraction` of it.
+    Vectors are read back from FAISS's own storage (no second copy in memory).
+    `storage="fp16"` keeps HNSW vectors as float16 in memory and on disk (half the size;
+    recall measured in docs/benchmarks.md).
     """
 
-    def __init__(self, dimension: int, kind: Literal["flat", "hnsw"] = "flat",
-                 hnsw_m: int = 32, ef_search: int = 96) -> None:
-        if kind not in ("flat", "hnsw"):
-            raise InvalidInputError(f"unknown FAISS index kind {kind!r}; use 'flat' or 'hnsw'")
+    def __init__(self, dimension: int, kind: Literal["flat", "hnsw", "auto"] = "flat", hnsw_m: int = 32,
+                 ef_search: int = 96, ef_construction: int = 80, hnsw_above: int = AUTO_HNSW_ABOVE,
+                 compact_fraction: float = COMPACT_FRACTION, storage: Literal["float32", "fp16"] = "float32") -> None:
+        if kind not in ("flat", "hnsw", "auto"):
+            raise InvalidInputError(f"unknown FAISS index kind {kind!r}; use 'flat', 'hnsw' or 'auto'")
         self.kind: str = kind
-        self._faiss_kind: Literal["flat", "hnsw"] = kind
         self.dimension = dimension
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
-        self._index = self._new_index()
+        self.ef_construction = ef_construction
+        self.hnsw_above = hnsw_above
+        self.compact_fraction = compact_fraction
+        self.storage = storage
+        self._layout: Literal["flat", "hnsw"] = "hnsw" if kind == "hnsw" else "flat"
+        self._index = self._new_index(self._layout)
         self._label: dict[str, int] = {}
         self._id_of: dict[int, str] = {}
         self._next = 0
-        self._vectors: dict[str, NDArray[np.float32]] = {}
+        self._live = np.zeros(0, dtype=bool)  # hnsw: live flag per label (label = FAISS's internal id)
+        self._selector: Any = None
         self._lock = threading.Lock()
 
-    def _new_index(self) -> Any:
-        import faiss
+    @property
+    def layout(self) -> Literal["flat", "hnsw"]:
+        """The FAISS structure in use now: 'flat' or 'hnsw' (for `auto`, depends on the count)."""
+        return self._layout
 
-        if self.kind == "flat":
+    def _new_index(self, layout: Literal["flat", "hnsw"]) -> Any:
+        faiss = _faiss()
+
+        if layout == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
-        hnsw = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        if self.storage == "fp16":
+            hnsw = faiss.IndexHNSWSQ(self.dimension, faiss.ScalarQuantizer.QT_fp16, self.hnsw_m,
+                                     faiss.METRIC_INNER_PRODUCT)
+            hnsw.is_trained = True  # fp16 needs no training
+        else:
+            hnsw = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = self.ef_construction
         hnsw.hnsw.efSearch = self.ef_search
-        return faiss.IndexIDMap(hnsw)
+        return hnsw
 
     def add(self, ids: Sequence[str], vectors: NDArray[np.float32]) -> None:
         """Add or replace vectors, shape (len(ids), dimension)."""
         v = _check(ids, vectors, self.dimension)
         with self._lock:
             self._remove_locked([i for i in ids if i in self._label])
+            if self.kind == "auto" and self._layout == "flat" and len(self._label) + len(ids) > self.hnsw_above:
+                self._rebuild_locked("hnsw")
             labels = np.arange(self._next, self._next + len(ids), dtype=np.int64)
             self._next += len(ids)
-            for rid, lab, row in zip(ids, labels.tolist(), v, strict=True):
+            for rid, lab in zip(ids, labels.tolist(), strict=True):
                 self._label[rid] = lab
                 self._id_of[lab] = rid
-                self._vectors[rid] = row.copy()
-            if len(ids):
+            if not len(ids):
+                return
+            if self._layout == "flat":
                 self._index.add_with_ids(v, labels)
+            else:
+                with _threads(None):  # building the graph uses every core
+                    self._index.add(v)
+                self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
+                self._selector = None
+            self._maybe_compact_locked()
 
     def _remove_locked(self, ids: Sequence[str]) -> int:
         labels = [self._label.pop(i) for i in ids if i in self._label]
         for lab in labels:
-            rid = self._id_of.pop(lab)
-            self._vectors.pop(rid, None)
-        if labels and self.kind == "flat":
+            self._id_of.pop(lab)
+        if labels and self._layout == "flat":
             self._index.remove_ids(np.asarray(labels, dtype=np.int64))
+        elif labels:
+            self._live[labels] = False
+            self._selector = None
         return len(labels)
 
     def remove(self, ids: Sequence[str]) -> int:
-        """Remove ids in one batch (flat compacts; hnsw tombstones); return how many were present."""
+        """Remove ids in one batch (flat compacts; hnsw tombstones, compacting past a fraction)."""
         with self._lock:
-            return self._remove_locked(ids)
+            n = self._remove_locked(ids)
+            self._maybe_compact_locked()
+            return n
+
+    def tombstones(self) -> int:
+        """Removed vectors still inside the HNSW graph (0 for flat)."""
+        return int(self._index.ntotal) - len(self._label)
+
+    def _maybe_compact_locked(self) -> None:
+        dead = self.tombstones()
+        if self._layout == "hnsw" and dead and dead > self.compact_fraction * self._index.ntotal:
+            self._rebuild_locked("hnsw")
+
+    def _live_matrix_locked(self) -> tuple[list[str], NDArray[np.float32]]:
+        """Live ids in label order and their vectors, shape (n, dimension)."""
+        labels = sorted(self._id_of)
+        if not labels:
+            return [], np.zeros((0, self.dimension), dtype=np.float32)
+        if self._layout == "flat":
+            matrix = np.stack([self._index.reconstruct(lab) for lab in labels])
+        else:
+            matrix = self._index.storage.reconstruct_n(0, self._index.ntotal)[labels]
+        return [self._id_of[lab] for lab in labels], np.ascontiguousarray(matrix, dtype=np.float32)
+
+    def _rebuild_locked(self, layout: Literal["flat", "hnsw"]) -> None:
+        """Rebuild as `layout` from the live vectors, relabelled 0..n-1 (drops tombstones)."""
+        ids, matrix = self._live_matrix_locked()
+        self._layout = layout
+        self._index = self._new_index(layout)
+        self._label, self._id_of, self._next = {}, {}, 0
+        self._live = np.zeros(0, dtype=bool)
+        self._selector = None
+        if ids:
+            labels = np.arange(len(ids), dtype=np.int64)
+            self._label = dict(zip(ids, labels.tolist(), strict=True))
+            self._id_of = dict(zip(labels.tolist(), ids, strict=True))
+            self._next = len(ids)
+            if layout == "flat":
+                self._index.add_with_ids(matrix, labels)
+            else:
+                with _threads(None):
+                    self._index.add(matrix)
+                self._live = np.ones(len(ids), dtype=bool)
 
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[str, float]]:
         """Top-k (id, cosine), best first, ties by id."""
         if not self._label or k <= 0:
             return []
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        tombstones = self._index.ntotal - len(self._label)
-        want = min(self._index.ntotal, k + tombstones + 5)
-        sims, labels = self._index.search(q, want)
+        with self._lock:
+            want = min(len(self._label), k + 5)
+            params = None
+            if self._layout == "hnsw" and self.tombstones():
+                params = self._search_params_locked()
+            index = self._index
+        # One query is too small to share between threads: OpenMP on a busy machine costs
+        # more than it saves (measured 5x slower at 10k vectors on 2 cores).
+        with _threads(1):
+            sims, labels = index.search(q, want, params=params) if params is not None else index.search(q, want)
         pairs = [(self._id_of[int(lab)], float(s)) for s, lab in zip(sims[0], labels[0], strict=True)
                  if int(lab) in self._id_of]
         return _top(pairs, k)
 
+    def _search_params_locked(self) -> Any:
+        faiss = _faiss()
+
+        if self._selector is None:
+            bits = np.packbits(self._live, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(self._live), faiss.swig_ptr(bits))
+            params = faiss.SearchParametersHNSW()
+            params.sel = selector
+            params.efSearch = self.ef_search
+            self._selector = (params, selector, bits)  # FAISS keeps pointers: hold the objects
+        return self._selector[0]
+
     def vector(self, record_id: str) -> NDArray[np.float32] | None:
         """The stored vector of a record, or None."""
-        v = self._vectors.get(record_id)
-        return None if v is None else v.copy()
+        lab = self._label.get(record_id)
+        if lab is None:
+            return None
+        store = self._index if self._layout == "flat" else self._index.storage
+        out: NDArray[np.float32] = np.asarray(store.reconstruct(lab), dtype=np.float32)
+        return out
 
     def count(self) -> int:
         """Number of live vectors."""
         return len(self._label)
 
-    def save(self, directory: Path) -> None:
-        """Write the live vectors (rebuilt without tombstones), ids and manifest."""
-        import faiss
+    def params(self) -> dict[str, Any]:
+        """Construction parameters, as written to the manifest."""
+        return {"hnsw_m": self.hnsw_m, "ef_search": self.ef_search, "ef_construction": self.ef_construction,
+                "hnsw_above": self.hnsw_above, "compact_fraction": self.compact_fraction,
+                "storage": self.storage}
 
-        ids = sorted(self._label, key=self._label.__getitem__)
-        matrix = np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, self.dimension), np.float32)
-        fresh = FaissIndex(self.dimension, self._faiss_kind, self.hnsw_m, self.ef_search)
-        fresh.add(ids, matrix)
-        faiss.write_index(fresh._index, str(directory / "index.faiss"))
-        np.save(directory / "vectors.npy", matrix)
-        (directory / "ids.json").write_text(json.dumps(ids))
-        _write_manifest(directory, self.kind, self.dimension, len(ids),
-                        {"hnsw_m": self.hnsw_m, "ef_search": self.ef_search})
+    def save(self, directory: Path) -> None:
+        """Write index.faiss (the FAISS structure, vectors included), ids.json and the manifest.
+
+        HNSW tombstones are compacted away first, so a saved graph holds live vectors only;
+        labels are 0..n-1 in the order of ids.json.
+        """
+        faiss = _faiss()
+
+        with self._lock:
+            if self._layout == "hnsw" and self.tombstones():
+                self._rebuild_locked("hnsw")
+            if self._layout == "flat" and self._next != len(self._label):
+                self._rebuild_locked("flat")  # relabel 0..n-1 after removals
+            ids = [self._id_of[lab] for lab in range(self._next)]
+            faiss.write_index(self._index, str(directory / "index.faiss"))
+            (directory / "ids.json").write_text(json.dumps(ids))
+            _write_manifest(directory, self.kind, self.dimension, len(ids),
+                            {**self.params(), "layout": self._layout, "format": 2})
 
     @classmethod
     def _load(cls, directory: Path, manifest: dict[str, Any]) -> FaissIndex:
-        import faiss
+        faiss = _faiss()
 
-        params = manifest.get("params", {})
-        index = cls(int(manifest["dimension"]), manifest["kind"], params.get("hnsw_m", 32),
-                    params.get("ef_search", 96))
+        params = dict(manifest.get("params", {}))
+        layout = params.pop("layout", manifest["kind"])
+        fmt = params.pop("format", 1)
+        index = cls(int(manifest["dimension"]), manifest["kind"], **params)
         ids = json.loads((directory / "ids.json").read_text())
-        matrix = np.load(directory / "vectors.npy")
-        index._index = faiss.read_index(str(directory / "index.faiss"))
-        if manifest["kind"] == "hnsw":
-            hnsw: Any = faiss.downcast_index(index._index.index)
-            hnsw.hnsw.efSearch = index.ef_search
-        for lab, (rid, row) in enumerate(zip(ids, matrix, strict=True)):
-            index._label[rid] = lab
-            index._id_of[lab] = rid
-            index._vectors[rid] = row
+        loaded = faiss.read_index(str(directory / "index.faiss"))
+        if layout == "hnsw" and fmt == 1:
+            # Format 1 wrapped the graph in an IndexIDMap with labels 0..n-1 and kept vectors.npy.
+            loaded = faiss.downcast_index(loaded.index)
+        index._layout = layout
+        index._index = loaded
+        if layout == "hnsw":
+            loaded.hnsw.efSearch = index.ef_search
+        if loaded.ntotal != len(ids):
+            raise SnapshotError(f"{directory}: index holds {loaded.ntotal} vectors, ids list {len(ids)}")
+        index._label = {rid: lab for lab, rid in enumerate(ids)}
+        index._id_of = dict(enumerate(ids))
         index._next = len(ids)
-        if index._index.ntotal != len(ids):
-            raise SnapshotError(f"{directory}: index holds {index._index.ntotal} vectors, ids list {len(ids)}")
+        index._live = np.ones(len(ids) if layout == "hnsw" else 0, dtype=bool)
         return index
+
+
+def _faiss() -> Any:
+    """The faiss module, imported on first use (its type stubs are incomplete: treat it as Any)."""
+    import faiss
+
+    return faiss
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Run FAISS with `n` OpenMP threads (None: all cores), restoring the previous setting."""
+    faiss = _faiss()
+
+    before = faiss.omp_get_max_threads()
+    want = n or os.cpu_count() or 1
+    if want != before:
+        faiss.omp_set_num_threads(want)
+    try:
+        yield
+    finally:
+        if want != before:
+            faiss.omp_set_num_threads(before)
 
 
 def _write_manifest(directory: Path, kind: str, dimension: int, count: int, params: dict[str, Any]) -> None:
@@ -264,7 +405,7 @@ def _write_manifest(directory: Path, kind: str, dimension: int, count: int, para
 
 
 def make_index(kind: IndexKind, dimension: int) -> VectorIndex:
-    """A new empty index of the given kind."""
+    """A new empty index of the given kind ('auto': exact up to AUTO_HNSW_ABOVE vectors, then HNSW)."""
     if kind == "numpy":
         return NumpyIndex(dimension)
     return FaissIndex(dimension, kind)

@@ -6,7 +6,7 @@ always add up to the score.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,17 @@ def breakdown(features: PairFeatures, weights: Weights) -> dict[str, float]:
 def total(parts: dict[str, Any]) -> float:
     """The score: the sum of the rounded parts."""
     return round(float(sum(parts.values())), 4)
+
+
+class PairScorer(Protocol):
+    """Scores a pair from its features as named parts that add up to the score.
+
+    The hand-set `Weights` are the default (see `breakdown`); a learned reranker
+    (models.reranker) is another implementation. `name` identifies it in reports.
+    """
+
+    name: str
+
+    def parts(self, features: PairFeatures) -> dict[str, float]:
+        """The score's parts, rounded to 4 places; `total(parts)` is the score."""
+        ...

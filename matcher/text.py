@@ -6,21 +6,21 @@ phrases can be reported with offsets into the text the user wrote.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from matcher.schema import LANGUAGES
 
 _WORD = re.compile(r"[a-z0-9]+")
+_ASCII_RUN = re.compile(r"([\x00-\x7f]+)|(.)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 STEMMER_NAMES = {"en": "english", "fr": "french", "pt": "portuguese"}
 
 
-@dataclass(frozen=True)
-class Token:
-    """A folded word with its character span in the original text."""
+class Token(NamedTuple):
+    """A folded word with its character span in the original text (a tuple: cheap to make by the thousand)."""
 
     text: str
     start: int
@@ -29,31 +29,38 @@ class Token:
 
 def fold(text: str) -> tuple[str, list[int]]:
     """Lower-case and strip accents; return the folded text and, per folded char, its source index."""
+    if text.isascii():  # the common case: lower() maps ASCII one character to one
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isascii():
-            out.append(ch.lower())
-            origin.append(i)
-            continue
-        for part in unicodedata.normalize("NFKD", ch):
-            if unicodedata.combining(part):
-                continue
-            for low in part.lower():
-                out.append(low)
-                origin.append(i)
+    for m in _ASCII_RUN.finditer(text):
+        start, end = m.span()
+        if m.group(1) is not None:
+            out.append(m.group(1).lower())
+            origin.extend(range(start, end))
+        else:
+            folded = _fold_char(m.group(2))
+            out.append(folded)
+            origin.extend([start] * len(folded))
     return "".join(out), origin
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """One non-ASCII character lower-cased without its accents (may be empty or several chars)."""
+    return "".join(part.lower() for part in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(part))
 
 
 def tokenize(text: str) -> list[Token]:
     """Split `text` into folded word tokens with offsets into the original string."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=256)
+def _tokens(text: str) -> tuple[Token, ...]:
+    # Cached: area detection, lexical terms and explanations tokenize the same text in turn.
     folded, origin = fold(text)
-    tokens = []
-    for m in _WORD.finditer(folded):
-        start = origin[m.start()]
-        end = origin[m.end() - 1] + 1
-        tokens.append(Token(m.group(), start, end))
-    return tokens
+    return tuple(Token(m.group(), origin[m.start()], origin[m.end() - 1] + 1) for m in _WORD.finditer(folded))
 
 
 @cache
@@ -84,12 +91,19 @@ def lexical_terms(text: str) -> list[str]:
     Each content word contributes one stem per language (deduplicated), so a French and an
     English text that share a stem (e.g. 'dialyse'/'dialysis' -> 'dialys') still meet.
     """
-    stops = stopwords("en") | stopwords("fr") | stopwords("pt")
-    words = [t.text for t in tokenize(text) if t.text not in stops and len(t.text) > 1]
+    stops = all_stopwords()
+    words = [t.text for t in _tokens(text) if t.text not in stops and len(t.text) > 1]
     terms: list[str] = []
     for lang in LANGUAGES:
         terms.extend(stem_words(words, lang))
-    return terms
+    # Interned: the same few thousand stems recur in every record, held once in memory.
+    return [sys.intern(t) for t in terms]
+
+
+@cache
+def all_stopwords() -> frozenset[str]:
+    """Folded stop words of English, French and Portuguese together."""
+    return stopwords("en") | stopwords("fr") | stopwords("pt")
 
 
 def sentences(text: str) -> list[tuple[int, int]]:

@@ -9,12 +9,14 @@ from models.encoders import (
     SentenceTransformerEncoder,
     make_encoder,
 )
+from models.onnx_minilm import OnnxEncoder
 
 __all__ = [
     "ENCODERS",
     "CachedEncoder",
     "E5Encoder",
     "HashingEncoder",
+    "OnnxEncoder",
     "SentenceTransformerEncoder",
     "make_encoder",
 ]

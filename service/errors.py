@@ -40,12 +40,13 @@ class ApiError(Exception):
     """An HTTP error chosen by a route or dependency, with the field it is about."""
 
     def __init__(self, status: int, detail: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.field = field
         self.headers = headers
+        self.extra = extra or {}  # more keys of the body, e.g. "duplicate_of" on a 409
 
 
 def error_response(status: int, detail: str, field: str | None = None,
@@ -96,7 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.detail, exc.field, exc.headers)
+        return error_response(exc.status, exc.detail, exc.field, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -89,7 +89,12 @@ class Runtime:
             self.engine.capacity_used = self.store.accepted_counts()
             self.engine.scorer = self.active_scorer()
             self._reset_engine()
-            self._analyse_into_engine(profiles, needs, vectors, progress)
+            if how == "snapshot":
+                # The loaded indexes hold every record's vector: use them as they are rather
+                # than re-adding (an HNSW graph of 100k vectors takes a minute to rebuild).
+                for side, index in indexes.items():
+                    self.engine.replace_index(side, index)  # type: ignore[arg-type]
+            self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot")
             if how == "rebuilt":
                 self.write_snapshot()
             else:
@@ -112,14 +117,19 @@ class Runtime:
             self.engine.remove(side, self.engine.ids(side))  # type: ignore[arg-type]
 
     def _analyse_into_engine(self, profiles: Sequence[Profile], needs: Sequence[Need],
-                             vectors: dict[str, dict[str, Any]], progress: Progress | None) -> None:
+                             vectors: dict[str, dict[str, Any]], progress: Progress | None,
+                             indexed: bool = False) -> None:
         requests = [AnalysisRequest("profile", p.id, p.description, None, tuple(p.clinical_areas), p,
                                     vectors["profile"].get(p.id)) for p in profiles]
         requests += [AnalysisRequest("need", n.id, n.description, n.language, tuple(n.clinical_areas), n,
                                      vectors["need"].get(n.id)) for n in needs]
         for start in range(0, len(requests), 256):
             chunk = requests[start:start + 256]
-            self.engine.add(self.engine.analyse_many(chunk))
+            done = self.engine.analyse_many(chunk)
+            # A record the loaded index lacks (it should hold them all) is indexed as usual.
+            present = [indexed and vectors[a.side].get(a.id) is not None for a in done]
+            self.engine.add([a for a, p in zip(done, present, strict=True) if p], indexed=True)
+            self.engine.add([a for a, p in zip(done, present, strict=True) if not p])
             if progress:
                 progress(len(chunk))
 
@@ -176,6 +186,27 @@ class Runtime:
             self._after_commit(version, lambda: self.engine.add([self._analyse_need(need)]))
         if previous is not None and previous.description != need.description:
             self.forget_text(previous.description, previous.language, previous.clinical_areas)
+
+    def duplicate_of(self, need: Need) -> tuple[str, float] | None:
+        """(id, cosine) of an open need of the same institution that `need` nearly repeats, else None.
+
+        When it is a duplicate, the new text is not stored, so its embeddings leave the cache.
+        The check is best effort: when the encoder or index fails, the need is not held up.
+        """
+        rows, _ = self.store.needs_page(institution=need.institution, status="open", limit=100_000)
+        ids = [r.id for r in rows if r.id != need.id]
+        if not ids:
+            return None
+        try:
+            with self.reading() as engine:
+                found = engine.find_duplicate(need.description, ids, need.language, need.clinical_areas)
+        except INDEX_ERRORS as exc:
+            log.error("duplicate check skipped (%s); the need is accepted", type(exc).__name__)
+            return None
+        same_text = found is not None and any(r.description == need.description for r in rows)
+        if found is not None and not same_text:  # an identical stored text shares its cache entries
+            self.forget_text(need.description, need.language, need.clinical_areas)
+        return found
 
     def withdraw_need(self, need: Need) -> bool:
         """Withdraw an open need: status, erased text, index entries, cache entries, old snapshots; True if done."""

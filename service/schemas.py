@@ -68,6 +68,8 @@ class NeedCreate(InputModel):
     description: Description
     preferred_modalities: list[Modality] = Field(default_factory=list)
     clinical_areas: list[AreaId] = Field(default_factory=list, max_length=34)
+    allow_duplicate: bool = Field(default=False, description="submit even when an open need of the same "
+                                  "institution says nearly the same (otherwise 409 with duplicate_of)")
 
     @field_validator("country")
     @classmethod

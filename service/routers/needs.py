@@ -48,10 +48,16 @@ def create_need(body: NeedCreate, caller: NeedWriter, runtime: RuntimeDep, setti
     else:
         institution = body.institution
     check_length(body.description, settings, "description")
-    data = body.model_dump(exclude={"institution"})
+    data = body.model_dump(exclude={"institution", "allow_duplicate"})
     data.update(id=_new_id(runtime), institution=institution,
                 language=body.language or detect_language(body.description))
     need = validated(Need, data)
+    duplicate = None if body.allow_duplicate else runtime.duplicate_of(need)
+    if duplicate is not None:
+        link = f"{API_PREFIX}/needs/{duplicate[0]}"
+        raise ApiError(409, f"an open need of {institution!r} says nearly the same ({duplicate[0]}, similarity "
+                            f"{duplicate[1]:.2f}); edit that one, or resubmit with \"allow_duplicate\": true",
+                       None, extra={"duplicate_of": duplicate[0], "link": link})
     runtime.submit_need(need)
     response.headers["Location"] = f"{API_PREFIX}/needs/{need.id}"
     return need_public(runtime, visible_need(runtime, caller, need.id))

@@ -8,7 +8,7 @@ Pages (route names in brackets; every POST form carries a CSRF token):
     /signin, /signout         (web.signin, web.signout)
     /needs, /needs/new, /needs/{id}, /needs/{id}/edit, /needs/{id}/withdraw, /needs/{id}/decisions
     /profile, /profiles/{id}/edit, /counterparts, /profiles/{id}/counterparts, POST /web/preview-areas (JSON)
-    /review, /gaps, /gaps.csv (staff)
+    /review, /gaps, /gaps.csv, /round, /round/{id}/accept (staff)
     /admin/keys (admin)
 A staff "matching round" page mounts its router with a route named `web.round`; the menu
 shows it as soon as it exists (see service.web.render.NAV).
@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
-from service.web import admin, needs, partners, signin, staff
+from service.web import admin, needs, partners, rounds, signin, staff
 from service.web.deps import PageError, SignInRequired
 from service.web.render import error_page, redirect
 from service.web.session import SESSION_COOKIE, SESSION_MAX_AGE, flash, session_secret
@@ -33,7 +33,7 @@ from service.web.session import SESSION_COOKIE, SESSION_MAX_AGE, flash, session_
 __all__ = ["ROUTERS", "STATIC_DIR", "mount_web"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-ROUTERS = (signin.router, needs.router, partners.router, staff.router, admin.router)
+ROUTERS = (signin.router, needs.router, partners.router, staff.router, rounds.router, admin.router)
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics", "/static/", "/web/")
 
 

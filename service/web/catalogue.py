@@ -187,6 +187,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "status.pending": ("Pending", "En attente", "Pendente"),
     "status.accepted": ("Accepted", "Accepté", "Aceite"),
     "status.rejected": ("Rejected", "Rejeté", "Rejeitada"),
+    "status.blocked": ("Do not pair", "Ne pas apparier", "Não emparelhar"),
     # ---- needs ---------------------------------------------------------------------------
     "needs.title_mine": ("My needs", "Mes besoins", "As minhas necessidades"),
     "needs.title_all": ("Needs", "Besoins", "Necessidades"),
@@ -337,6 +338,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "gaps.supply": ("Remaining capacity", "Capacité restante", "Capacidade restante"),
     "gaps.profiles": ("UK institutions", "Institutions britanniques", "Instituições britânicas"),
     "gaps.shortfall": ("Shortfall", "Déficit", "Défice"),
+    "gaps.table": ("The numbers, as a table", "Les chiffres, sous forme de tableau", "Os números, em tabela"),
     "gaps.csv": ("Download as CSV", "Télécharger en CSV", "Descarregar em CSV"),
     "gaps.chart_label": ("{label}: {demand} open needs, remaining capacity {supply}",
                          "{label} : {demand} besoins ouverts, capacité restante {supply}",
@@ -369,6 +371,61 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                            "motivos."),
     "counterparts.empty": ("No open need matches these filters.", "Aucun besoin ouvert ne correspond à ces filtres.",
                            "Nenhuma necessidade aberta corresponde a estes filtros."),
+    # ---- matching round (service/web/rounds.py) ---------------------------------------------
+    "round.title": ("Matching round", "Tour d'appariement", "Ronda de correspondência"),
+    "round.intro": ("Propose partners for every open need at once: the best total score within each UK "
+                    "institution's remaining capacity. Rejected and blocked pairs are never proposed. Accepting "
+                    "records one decision per ticked pair.",
+                    "Proposer des partenaires pour tous les besoins ouverts à la fois : le meilleur score total "
+                    "dans la capacité restante de chaque institution britannique. Les paires rejetées ou bloquées "
+                    "ne sont jamais proposées. Accepter enregistre une décision par paire cochée.",
+                    "Propor parceiros para todas as necessidades abertas de uma vez: a melhor pontuação total "
+                    "dentro da capacidade restante de cada instituição britânica. Pares rejeitados ou bloqueados "
+                    "nunca são propostos. Aceitar regista uma decisão por cada par assinalado."),
+    "round.per_need": ("Partners per need", "Partenaires par besoin", "Parceiros por necessidade"),
+    "round.min_score": ("Lowest score to propose", "Score minimal proposé", "Pontuação mínima proposta"),
+    "round.min_score_hint": ("Pairs scoring less are left out, even if a need then has no partner.",
+                             "Les paires sous ce score sont écartées, même si un besoin reste alors sans "
+                             "partenaire.",
+                             "Os pares abaixo desta pontuação ficam de fora, mesmo que uma necessidade fique sem "
+                             "parceiro."),
+    "round.fair": ("Fair round: raise the lowest assigned score first", "Tour équitable : relever d'abord le "
+                   "score le plus bas", "Ronda equitativa: subir primeiro a pontuação mais baixa"),
+    "round.fair_short": ("fair", "équitable", "equitativa"),
+    "round.propose": ("Propose a round", "Proposer un tour", "Propor uma ronda"),
+    "round.heading": ("Round {id}", "Tour {id}", "Ronda {id}"),
+    "round.scorer": ("scoring: {name}", "score : {name}", "pontuação: {name}"),
+    "round.params": ("{per_need} per need, score ≥ {min_score}", "{per_need} par besoin, score ≥ {min_score}",
+                     "{per_need} por necessidade, pontuação ≥ {min_score}"),
+    "round.summary": ("{pairs} pairs for {served} of {needs} open needs; total score {objective}",
+                      "{pairs} paires pour {served} besoins ouverts sur {needs} ; score total {objective}",
+                      "{pairs} pares para {served} de {needs} necessidades abertas; pontuação total {objective}"),
+    "round.empty": ("No round has been proposed yet.", "Aucun tour n'a encore été proposé.",
+                    "Ainda não foi proposta nenhuma ronda."),
+    "round.no_pairs": ("This round proposes no pair.", "Ce tour ne propose aucune paire.",
+                       "Esta ronda não propõe nenhum par."),
+    "round.col_accept": ("Accept", "Accepter", "Aceitar"),
+    "round.col_alternates": ("Alternatives", "Alternatives", "Alternativas"),
+    "round.pick": ("Accept {partner} for {need}", "Accepter {partner} pour {need}", "Aceitar {partner} para {need}"),
+    "round.accept": ("Accept the ticked pairs", "Accepter les paires cochées", "Aceitar os pares assinalados"),
+    "round.unassigned": ("Needs left without enough partners", "Besoins restés sans assez de partenaires",
+                         "Necessidades sem parceiros suficientes"),
+    "round.skipped": ("Needs already matched", "Besoins déjà appariés", "Necessidades já emparelhadas"),
+    "round.earlier": ("Rounds", "Tours", "Rondas"),
+    "round.proposed_flash": ("Round {id} proposed.", "Tour {id} proposé.", "Ronda {id} proposta."),
+    "round.accepted_flash": ("{n} pairs accepted in round {id}.", "{n} paires acceptées dans le tour {id}.",
+                             "{n} pares aceites na ronda {id}."),
+    "round.none_selected": ("Tick at least one pair to accept.", "Cochez au moins une paire à accepter.",
+                            "Assinale pelo menos um par para aceitar."),
+    "round.err_accept": ("Nothing was accepted: the round no longer fits", "Rien n'a été accepté : le tour ne "
+                         "correspond plus", "Nada foi aceite: a ronda já não corresponde"),
+    "round.err_per_need": ("a whole number from 1 to 5", "un nombre entier de 1 à 5", "um número inteiro de 1 a 5"),
+    "round.err_min_score": ("a number, such as 0.3", "un nombre, par exemple 0,3", "um número, por exemplo 0,3"),
+    "status.round_proposed": ("Proposed", "Proposé", "Proposta"),
+    "status.round_partially_accepted": ("Partly accepted", "Accepté en partie", "Aceite em parte"),
+    "status.round_accepted": ("Accepted", "Accepté", "Aceite"),
+    "decision.block": ("Blocked by programme staff: do not pair", "Bloqué par l'équipe du programme : ne pas "
+                       "apparier", "Bloqueado pela equipa do programa: não emparelhar"),
     # ---- admin ---------------------------------------------------------------------------
     "keys.title": ("API keys", "Clés d'API", "Chaves de API"),
     "keys.intro": ("Each key signs one person or system in, with one role. Only a hash is stored: a new key is "

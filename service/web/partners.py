@@ -60,7 +60,8 @@ def _profile_page(request: Request, profile_id: str, values: dict[str, Any], err
     areas = runtime.detected_areas("profile", profile_id)
     used = runtime.engine.capacity_used.get(profile_id, 0)
     return page(request, "profile_form.html", {
-        "profile_id": profile_id, "values": values, "errors": errors, "max_chars": max_chars,
+        "section": "web.profile", "profile_id": profile_id, "values": values, "errors": errors,
+        "max_chars": max_chars,
         "kinds": PROFILE_KINDS, "languages": LANGUAGES, "modalities": MODALITIES,
         "all_areas": sorted(AREA_IDS, key=t.area), "detected": [{"id": a, "label": t.area(a)} for a in areas],
         "stored": runtime.store.get_profile_row(profile_id) is not None, "used": used,
@@ -135,7 +136,8 @@ def counterparts(request: Request, profile_id: str, caller: CounterpartPage, run
     row = runtime.store.get_profile_row(profile_id)
     if row is None:
         if caller.role == "partner":
-            return page(request, "counterparts.html", {"missing": True, "profile_id": profile_id})
+            return page(request, "counterparts.html", {"missing": True, "profile_id": profile_id,
+                                                       "section": "web.counterparts"})
         raise PageError(404)
     filters = {"country": country.upper() if re.fullmatch(r"[A-Za-z]{2}", country) else "",
                "area": area if area in AREA_IDS else "", "language": language if language in LANGUAGES else ""}
@@ -167,8 +169,9 @@ def counterparts(request: Request, profile_id: str, caller: CounterpartPage, run
                            key=t.country)
         areas = sorted({a for n in needs.values() if n for a in n.areas}, key=t.area)
     return page(request, "counterparts.html", {
-        "missing": False, "profile": row, "profile_id": profile_id, "cards": cards, "filters": filters,
-        "total": len(kept), "page_no": page_no, "pages": pages, "countries": countries, "areas": areas,
+        "section": "web.counterparts", "missing": False, "profile": row, "profile_id": profile_id, "cards": cards,
+        "filters": filters, "total": len(kept), "page_no": page_no, "pages": pages, "countries": countries,
+        "areas": areas,
         "languages": LANGUAGES, "query": urlencode({k: v for k, v in filters.items() if v}),
         "remaining": max(0, row.capacity - runtime.engine.capacity_used.get(profile_id, 0)),
     })

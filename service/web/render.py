@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.routing import Route
+from starlette.routing import NoMatchFound
 
 from service.auth import Caller
 from service.schemas import as_utc
@@ -67,22 +67,25 @@ def templates() -> Jinja2Templates:
     return t
 
 
-def route_names(request: Request) -> set[str]:
-    """Names of the app's mounted routes."""
-    return {r.name for r in request.app.routes if isinstance(r, Route)}
+def path_of(request: Request, name: str) -> str | None:
+    """The path of the app's route named `name`, or None when no such route is mounted."""
+    try:
+        return str(request.app.url_path_for(name))
+    except NoMatchFound:
+        return None
 
 
-def nav_for(request: Request, caller: Caller | None) -> list[dict[str, Any]]:
-    """The caller's menu: mounted pages only, the current one marked."""
+def nav_for(request: Request, caller: Caller | None, section: str | None = None) -> list[dict[str, Any]]:
+    """The caller's menu: mounted pages only; current: the `section` route, else the longest parent path."""
     if caller is None:
         return []
-    names = route_names(request)
     here = request.url.path
-    items = []
-    for name, key in NAV.get(caller.role, []):
-        if name in names:
-            href = str(request.app.url_path_for(name))
-            items.append({"href": href, "key": key, "current": here == href})
+    items = [{"name": name, "href": href, "key": key, "current": False}
+             for name, key in NAV.get(caller.role, []) if (href := path_of(request, name)) is not None]
+    matches = [i for i in items if i["name"] == section] or [
+        i for i in items if here == i["href"] or here.startswith(i["href"] + "/")]
+    if matches:
+        max(matches, key=lambda i: len(i["href"]))["current"] = True
     return items
 
 
@@ -109,15 +112,29 @@ def _with_lang(request: Request, code: str) -> str:
     return f"{url.path}?{url.query}"
 
 
+def who(request: Request, caller: Caller | None) -> str:
+    """Whom the session speaks for: the institution, the UK profile's name, or nothing (staff, admins)."""
+    if caller is None:
+        return ""
+    if caller.institution:
+        return caller.institution
+    runtime = request.app.state.runtime
+    if caller.profile_id and runtime is not None:
+        row = runtime.store.get_profile_row(caller.profile_id)
+        return row.name if row is not None else caller.profile_id
+    return ""
+
+
 def page(request: Request, template: str, context: dict[str, Any] | None = None, *,
          caller: Caller | None = None, status: int = 200) -> HTMLResponse:
     """Render `template` with the common context: t (translator), caller, nav, CSRF token, flash, languages."""
     lang, remember = choose_language(request)
     caller = caller if caller is not None else getattr(request.state, "caller", None)
     ctx: dict[str, Any] = {
-        "t": Translator(lang), "lang": lang, "caller": caller, "nav": nav_for(request, caller),
+        "t": Translator(lang), "lang": lang, "caller": caller, "who": who(request, caller),
+        "nav": nav_for(request, caller, (context or {}).get("section")),
         "csrf_field": CSRF_FIELD, "csrf": csrf_token(request), "flash": pop_flash(request),
-        "languages": [{"code": c, "name": LANG_NAMES[c], "current": c == lang, "href": _with_lang(request, c)}
+        "ui_languages": [{"code": c, "name": LANG_NAMES[c], "current": c == lang, "href": _with_lang(request, c)}
                       for c in LANGS],
         **(context or {}),
     }

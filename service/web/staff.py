@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 QUEUE_TOP = 3  # suggestions per open need in the queue
 NEEDS_PER_PAGE = 10
 STATUSES = ("pending", "accepted", "rejected")
-STATUS_OF = {"accept": "accepted", "reject": "rejected"}
+STATUS_OF = {"accept": "accepted", "reject": "rejected", "block": "rejected"}  # block: "do not pair" (API)
 EXCERPT = 220
 
 

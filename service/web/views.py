@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from matcher.engine import Analysed, MatchEngine
 from matcher.explain import explain_pair
-from matcher.rank import breakdown, total
+from matcher.rank import total
 from matcher.schema import Need, Profile
 from service.models import DecisionRow
 from service.web.i18n import Translator
@@ -135,6 +135,6 @@ def counterpart_item(engine: MatchEngine, profile_id: str, need_id: str) -> dict
     lexical = engine.lexical("need").scores(profile.terms)
     best = max(lexical.values(), default=0.0)
     features = engine.features(need, profile, dense, lexical.get(need_id, 0.0) / best if best > 0 else 0.0)
-    parts = breakdown(features, engine.weights)
+    parts = engine.score_parts(features)
     return {"need_id": need_id, "score": total(parts), "breakdown": parts,
             **explain_pair(need, profile, features, engine.remaining_capacity(profile), engine.encoder)}

