@@ -352,9 +352,12 @@ class MatchEngine:
         """Candidate positions on the target side with their dense and normalised lexical scores.
 
         Below EXACT_BELOW records (or with the exact numpy index) every record is a
-        candidate; above, the index's top 200, BM25's top 200 and the first 500 records
-        sharing an area with the query (lexical and area candidates that dense retrieval
-        missed are scored too).
+        candidate; above, the index's top 200 by cosine, BM25's top 200, and the 500 best
+        by every part of the score but the dense one (areas, lexical, fit: cheap to compute
+        for all records), so that strong area and lexical matches the dense retrieval
+        missed are scored too. (The 500 were the first 500 records sharing an area, in
+        insertion order: at 100k profiles their top 10 agreed with brute force 70% of the
+        time; see docs/benchmarks.md.)
         """
         s = self._sides[target]
         arrays = self._arrays(target)
@@ -376,7 +379,11 @@ class MatchEngine:
             dense = (arrays.vectors @ q).astype(np.float64) if n else np.zeros(0)
             return pos, dense, lexical
         chosen = {arrays.position[rid]: d for rid, d in s.index.search(q, 200) if rid in arrays.position}
-        extra = top_lex + np.flatnonzero(arrays.area_bits & query.area_bits)[:500].tolist()
+        query_full = target == "need" and self.remaining_capacity(query) == 0
+        rest = arrays.approximate_scores(query, np.arange(n), np.zeros(n), lexical, self.weights, self.capacity_used,
+                                         query_full)
+        best_rest = np.argpartition(-rest, 499)[:500] if n > 500 else np.arange(n)
+        extra = top_lex + np.sort(best_rest).tolist()
         for p in extra:
             if p not in chosen:
                 chosen[p] = float(arrays.vectors[p] @ q)

@@ -172,7 +172,7 @@ def areas(all_needs: bool, all_profiles: bool, text: str | None, as_json: bool) 
         return
     rt = _loaded()
     side = "need" if all_needs else "profile"
-    out = {rid: list(rt.engine.get(side, rid).areas) for rid in rt.engine.ids(side)}
+    out = {rid: rt.engine.get(side, rid).main_areas for rid in rt.engine.ids(side)}
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:

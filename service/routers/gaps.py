@@ -23,7 +23,7 @@ def compute_gaps(engine: MatchEngine) -> GapsPublic:
         need = engine.get("need", need_id)
         if need is None:
             continue
-        demand_area.update(list(need.areas))
+        demand_area.update(need.main_areas)  # passing mentions are not demand
         if isinstance(need.record, Need):
             demand_country[need.record.country] += 1
     profiles_area: Counter[str] = Counter()
@@ -37,7 +37,7 @@ def compute_gaps(engine: MatchEngine) -> GapsPublic:
         if profile is None or not remaining:
             continue
         available += 1
-        for area in profile.areas:
+        for area in profile.main_areas:
             profiles_area[area] += 1
             capacity_area[area] += remaining
         if isinstance(profile.record, Profile):
