@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
+
+from tests.service.api_helpers import Keys
+
+WebKeys = Keys  # the same role keys as the API tests
 
 KORLE_BU = "Korle Bu Teaching Hospital"  # owns n-stroke-en (GH, en)
 DAKAR = "Hôpital Principal de Dakar"  # owns n-stroke-fr (SN, fr)
@@ -15,18 +18,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUIET_CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-default-apps", "--disable-sync", "--metrics-recording-only", "--no-first-run",
                   "--disable-domain-reliability"]
-
-
-@dataclass
-class WebKeys:
-    """One key per role, plus a second submitter and a second partner."""
-
-    admin: str
-    staff: str
-    submitter: str
-    other_submitter: str
-    partner: str
-    other_partner: str
 
 
 def csrf_of(html: str) -> str:
