@@ -76,6 +76,48 @@ def child(backend: str, n_texts: int, latency_repeat: int, vectors_out: Path, ca
     print(json.dumps(result))
 
 
+def paired(backends: Sequence[str], n_texts: int, rounds: int, cache: Path) -> dict[str, Any]:
+    """Throughput and 1-query latency measured in alternating rounds in one process.
+
+    The machine is shared, so load changes between two backends measured one after the
+    other; alternating them round by round and taking the median of each round's ratio
+    to torch compares them under the same load.
+    """
+    from corpus import texts_of_length
+
+    from models.encoders import make_encoder
+
+    encoders = {b: make_encoder(b, home=cache) for b in backends}
+    texts = texts_of_length(n_texts, 120, seed=3)
+    single = texts_of_length(rounds * 5, 120, seed=4)
+    for e in encoders.values():
+        if hasattr(e, "batch_size"):
+            e.batch_size = 32
+        e.encode(texts[:32])
+    tps: dict[str, list[float]] = {b: [] for b in backends}
+    lat: dict[str, list[float]] = {b: [] for b in backends}
+    for r in range(rounds):
+        order = list(backends) if r % 2 == 0 else list(reversed(backends))  # no backend always goes first
+        for b in order:
+            start = time.perf_counter()
+            encoders[b].encode(texts)
+            tps[b].append(n_texts / (time.perf_counter() - start))
+            for t in single[r * 5:(r + 1) * 5]:
+                start = time.perf_counter()
+                encoders[b].encode([t], kind="query")
+                lat[b].append(time.perf_counter() - start)
+    base = backends[0]
+    out = {}
+    for b in backends:
+        ratio_t = [tps[b][i] / tps[base][i] for i in range(rounds)]
+        ratio_l = [np.median(lat[b][i * 5:(i + 1) * 5]) / np.median(lat[base][i * 5:(i + 1) * 5])
+                   for i in range(rounds)]
+        out[b] = {"texts_per_second_median": float(np.median(tps[b])), "latency_ms": percentiles(lat[b]),
+                  "throughput_x_median": float(np.median(ratio_t)), "latency_x_median": float(np.median(ratio_l)),
+                  "throughput_x_rounds": ratio_t, "latency_x_rounds": [float(x) for x in ratio_l]}
+    return {"rounds": rounds, "texts_per_round": n_texts, "baseline": base, "backends": out}
+
+
 def run(backends: Sequence[str], n_texts: int, latency_repeat: int, with_dev: bool,
         cache: Path) -> list[dict[str, Any]]:
     """Run every backend in a child process; add agreement and ratios against torch fp32."""
@@ -141,11 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--no-dev", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the paired comparison")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--paired", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.texts, args.latency_repeat, args.vectors, args.cache, not args.no_dev)
+        return 0
+    if args.paired:
+        print(json.dumps(paired(args.backends.split(","), args.texts, args.rounds, args.cache)))
         return 0
     backends = [b for b in args.backends.split(",") if b]
     n_texts, repeat, with_dev = args.texts, args.latency_repeat, not args.no_dev
@@ -154,8 +201,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_texts, repeat, with_dev = 8, 3, False
     rows = run(backends, n_texts, repeat, with_dev, args.cache)
     print(format_rows(rows))
+    minilms = [b for b in ("minilm", "onnx", "onnx-int8") if b in backends]
+    pair: dict[str, Any] = {}
+    if len(minilms) > 1:
+        rounds = 2 if args.smoke else args.rounds
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--paired", "--backends",
+                               ",".join(minilms), "--texts", str(min(n_texts, 96)), "--rounds", str(rounds),
+                               "--cache", str(args.cache)], capture_output=True, text=True, cwd=str(ROOT))
+        if proc.returncode != 0:
+            print(proc.stderr[-2000:], file=sys.stderr)
+            return 1
+        pair = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"paired, {rounds} alternating rounds in one process (median of per-round ratios to torch):")
+        print(table([{"b": LABELS[b], **v} for b, v in pair["backends"].items()],
+                    [("b", "backend", ""), ("texts_per_second_median", "texts/s", ".1f"),
+                     ("throughput_x_median", "x torch", ".2f"), ("latency_x_median", "1-query x torch", ".2f")]))
     write_result(args.out, "encoders", {"texts": n_texts, "words_per_text": 120, "batch_size": 32,
-                                        "latency_repeat": repeat, "baseline": "minilm", "rows": rows})
+                                        "latency_repeat": repeat, "baseline": "minilm", "rows": rows,
+                                        "paired": pair})
     return 0 if all("error" not in r for r in rows) else 1
 
 

@@ -3,10 +3,13 @@
     python bench/bench_index.py [--sizes 10000,30000,100000] [--smoke] [--out DIR]
     python bench/bench_index.py --sizes 1000000 --name index-1m        # make bench-1m
 
-Vectors are realistic, not uniform: the pool's generated profiles are embedded with the
-real encoder (ONNX fp32 MiniLM, cached), and the rest of the corpus is synthesised by
-adding Gaussian noise (sigma 0.5, cosine ~0.89 to its base) around randomly chosen pool
-vectors. Queries are the pool's generated needs, embedded the same way. Every index is
+Vectors are realistic, not uniform: the pool's 1,000 generated profiles and their ~8,000
+sentences are embedded with the real encoder (ONNX fp32 MiniLM, cached); the index holds
+those real vectors, and the rest is synthesised around them: w*a + (1-w)*b of two random
+real vectors (w uniform in [0.5, 1)) plus small Gaussian noise (total norm 0.1), i.e. new
+texts near existing ones, not copies (copies plus noise make tight clusters of
+near-duplicates that no real corpus has). Queries are the pool's 200 generated needs,
+embedded the same way. Every index is
 our `matcher.index.FaissIndex` (so its Python overhead counts); recall@10 and speed are
 against exact search over the same vectors in the same run, one query at a time on one
 thread. Also measured: recall of exact search over float16-rounded vectors (what fp16
@@ -66,11 +69,12 @@ def build(kind: str, vectors: NDArray[np.float32], ids: list[str], **params: Any
 
 
 def bench_size(n: int, base: NDArray[np.float32], queries: NDArray[np.float32], ef_values: Sequence[int],
-               hnsw_m: int, ef_construction: int, tmp: Path) -> dict[str, Any]:
+               hnsw_m: int, ef_construction: int, tmp: Path,
+               storages: Sequence[str] = ("float32", "fp16")) -> dict[str, Any]:
     """Every index variant at n vectors."""
-    from pool import noisy_copies
+    from pool import mixtures
 
-    vectors = np.concatenate([base[:n], noisy_copies(base, max(0, n - len(base)), 0.5, seed=n)])[:n]
+    vectors = np.concatenate([base[:n], mixtures(base, max(0, n - len(base)), 0.1, seed=n)])[:n]
     ids = [f"v{i:07d}" for i in range(n)]
     rows: list[dict[str, Any]] = []
 
@@ -87,7 +91,7 @@ def bench_size(n: int, base: NDArray[np.float32], queries: NDArray[np.float32], 
     del half, exact
     gc.collect()
 
-    for storage in ("float32", "fp16"):
+    for storage in storages:
         hnsw, t_build, mem = build("hnsw", vectors, ids, hnsw_m=hnsw_m, ef_construction=ef_construction,
                                    storage=storage)
         for ef in ef_values:
@@ -100,7 +104,7 @@ def bench_size(n: int, base: NDArray[np.float32], queries: NDArray[np.float32], 
         hnsw.ef_search = 96
         hnsw._index.hnsw.efSearch = 96
         snap[f"hnsw-{storage}"] = _snapshot(hnsw, tmp / f"hnsw-{storage}")
-        if storage == "float32":
+        if storage == storages[0]:
             incremental = _incremental(hnsw, vectors, queries)
         del hnsw
         gc.collect()
@@ -177,25 +181,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--storages", default="float32,fp16", help="HNSW vector storage variants to build")
     args = parser.parse_args(argv)
-    from pool import build_pool
+    from pool import build_pool, real_vectors
 
     sizes = [int(s) for s in args.sizes.split(",")]
     ef_values: Sequence[int] = EF_VALUES
     if args.smoke:
         sizes, ef_values, args.encoder = [2000], (32, 96), "hashing"
-        pool = build_pool(60, 20, args.encoder, args.cache, sentences=False)
+        pool = build_pool(60, 20, args.encoder, args.cache)
     else:
-        pool = build_pool(encoder_name=args.encoder, cache=args.cache, sentences=False)
-    base, queries = pool.profile_vectors(), pool.need_vectors()
+        pool = build_pool(encoder_name=args.encoder, cache=args.cache)
+    base, queries = real_vectors(pool), pool.need_vectors()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            results.append(bench_size(n, base, queries, ef_values, args.hnsw_m, args.ef_construction, Path(tmp)))
+            results.append(bench_size(n, base, queries, ef_values, args.hnsw_m, args.ef_construction, Path(tmp),
+                                      args.storages.split(",")))
     print(format_rows(results))
     print(f"peak RSS {peak_rss_mib():.0f} MiB")
-    write_result(args.out, args.name, {"k": K, "encoder": args.encoder, "pool_profiles": len(base),
-                                       "pool_seconds": pool.seconds, "noise_sigma": 0.5, "sizes": results,
+    write_result(args.out, args.name, {"k": K, "encoder": args.encoder, "pool_profiles": len(pool.profiles),
+                                       "pool_seconds": pool.seconds, "real_vectors": len(base),
+                                       "synthesis": "w*a+(1-w)*b, w~U[0.5,1), + noise 0.1", "sizes": results,
                                        "peak_rss_mib": peak_rss_mib()})
     return 0
 

@@ -56,6 +56,31 @@ def build_pool(n_profiles: int = POOL_PROFILES, n_needs: int = POOL_NEEDS, encod
     return Pool(done_p, done_n, engine, time.perf_counter() - start)
 
 
+def real_vectors(pool: Pool) -> NDArray[np.float32]:
+    """Every real embedding the pool holds: its profiles' vectors and their sentences' vectors."""
+    rows = [pool.profile_vectors()]
+    rows += [a.explain_cache["sentence_vectors"] for a in pool.profiles
+             if a.explain_cache and "sentence_vectors" in a.explain_cache]
+    return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
+
+
+def mixtures(base: NDArray[np.float32], n: int, sigma: float = 0.1, seed: int = 0) -> NDArray[np.float32]:
+    """`n` unit vectors around real ones: w*a + (1-w)*b for random rows a, b of `base`, w in [0.5, 1), plus noise.
+
+    A new text is near a few existing ones without copying any: the mixture keeps vectors
+    on the region real embeddings occupy, the noise (total norm ~sigma) keeps them apart.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    for start in range(0, n, 65536):
+        m = min(65536, n - start)
+        w = rng.uniform(0.5, 1.0, (m, 1)).astype(np.float32)
+        v = w * base[rng.integers(0, len(base), m)] + (1 - w) * base[rng.integers(0, len(base), m)]
+        v += rng.normal(size=v.shape).astype(np.float32) * (sigma / np.sqrt(base.shape[1]))
+        out[start:start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
 def noisy_copies(base: NDArray[np.float32], n: int, sigma: float, seed: int = 0) -> NDArray[np.float32]:
     """`n` unit vectors, each a random row of `base` plus Gaussian noise of total norm ~sigma.
 

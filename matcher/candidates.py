@@ -41,11 +41,6 @@ def _bits(values: Sequence[str], table: Mapping[str, int]) -> int:
     return out
 
 
-def area_bits(areas: Sequence[str]) -> int:
-    """Bit mask of area ids (bit i = AREA_IDS[i])."""
-    return _bits(areas, {a: 1 << i for a, i in AREA_INDEX.items()})
-
-
 @dataclass
 class SideArrays:
     """Columns over one side's records, in the order of `ids` (the side's dict order).
@@ -63,7 +58,6 @@ class SideArrays:
     strengths: NDArray[np.float64]
     present: NDArray[np.bool_]
     strength_sum: NDArray[np.float64]
-    area_bits: NDArray[np.int64]
     language_bits: NDArray[np.int64]
     modality_bits: NDArray[np.int64]
     modality_count: NDArray[np.float64]
@@ -81,7 +75,6 @@ class SideArrays:
         n = len(ids)
         strengths = np.zeros((n, len(AREA_IDS)), dtype=np.float64)
         present = np.zeros((n, len(AREA_IDS)), dtype=bool)
-        bits = np.zeros(n, dtype=np.int64)
         lang = np.zeros(n, dtype=np.int64)
         modal = np.zeros(n, dtype=np.int64)
         modal_count = np.zeros(n, dtype=np.float64)
@@ -95,7 +88,6 @@ class SideArrays:
                 j = AREA_INDEX[area]
                 strengths[i, j] = s
                 present[i, j] = True
-            bits[i] = a.area_bits
             rec = a.record
             if side == "need":
                 lang[i] = LANGUAGE_BIT.get(a.language, 0)
@@ -113,7 +105,7 @@ class SideArrays:
         vectors = (np.stack([records[i].vector for i in ids]).astype(np.float32, copy=False) if ids
                    else np.zeros((0, dimension), dtype=np.float32))
         return cls(side, ids, {rid: i for i, rid in enumerate(ids)}, vectors, strengths, present,
-                   strengths.sum(axis=1), bits, lang, modal, modal_count, has_record, capacity, country, countries)
+                   strengths.sum(axis=1), lang, modal, modal_count, has_record, capacity, country, countries)
 
     def __len__(self) -> int:
         return len(self.ids)

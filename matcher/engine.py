@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matcher.areas import AreaDetector, AreaHit
-from matcher.candidates import SideArrays, area_bits, shortlist, top_lexical
+from matcher.candidates import SideArrays, shortlist, top_lexical
 from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
 from matcher.explain import MAX_SENTENCES, explain_pair
@@ -27,7 +27,10 @@ from matcher.schema import Need, Profile
 from matcher.text import detect_language, lexical_terms, passages, sentences
 
 Side = Literal["need", "profile"]
-EXACT_BELOW = 5000
+# Up to this many records every one is scored (vectorised, exact); above, a candidate set
+# from the vector index, BM25 and the cheap score parts. Measured (docs/benchmarks.md):
+# scoring all 10k profiles takes ~4 ms, less than the candidate path's ~5 ms.
+EXACT_BELOW = 20_000
 # Records whose explanation inputs (sentence vectors, stems) are kept in memory, most
 # recently used first: ~25 KB each, so ~400 MB at most; evicted ones are recomputed.
 EXPLAIN_CACHE_RECORDS = 16_384
@@ -71,11 +74,6 @@ class Analysed:
         """Areas the text is mainly about: declared, or detected at >= MAIN_AREA_RATIO of the strongest."""
         top = max((h.strength for h in self.areas.values()), default=0.0)
         return [a for a, h in self.areas.items() if h.strength >= MAIN_AREA_RATIO * top]
-
-    @cached_property
-    def area_bits(self) -> int:
-        """Bit mask of the record's areas (see matcher.candidates)."""
-        return area_bits(list(self.areas))
 
 
 @dataclass(frozen=True)

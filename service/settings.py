@@ -16,8 +16,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("var"), description="Directory for the SQLite file, snapshots and caches")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
-    encoder: Literal["minilm", "onnx", "onnx-int8", "e5", "hashing"] = "minilm"
-    index_kind: Literal["numpy", "flat", "hnsw"] = "flat"
+    encoder: Literal["minilm", "onnx", "onnx-int8", "e5", "hashing"] = Field(
+        default="minilm", description="minilm: torch (default, the path CI validates); onnx / onnx-int8: ONNX Runtime")
+    index_kind: Literal["numpy", "flat", "hnsw", "auto"] = Field(
+        default="auto", description="auto: exact search up to 20k vectors, HNSW above (docs/benchmarks.md)")
     ranker: Literal["auto", "weights"] = Field(
         default="auto", description="auto: the newest promoted learned reranker under home, else hand-set weights")
     semantic_areas: bool = Field(default=False, description="Also detect areas by embedding similarity")

@@ -27,6 +27,8 @@ def test_auto_index_is_exact_below_the_threshold_and_hnsw_above() -> None:
     ref.add(ids, v)
     assert [i for i, _ in idx.search(v[3], 5)] == [i for i, _ in ref.search(v[3], 5)]
     assert np.allclose(idx.vector("r0007"), v[7])
+    auto = make_index("auto", 16)  # the engine's and the service's: float16 HNSW vectors past the threshold
+    assert isinstance(auto, FaissIndex) and auto.storage == "fp16"
 
 
 def test_hnsw_removals_are_filtered_then_compacted_past_the_fraction() -> None:
