@@ -103,7 +103,7 @@ def setup_home(home: Path, n_profiles: int, n_needs: int, encoder: str, cache: P
 
     from models.encoders import make_encoder
 
-    build_pool(pool_size, n_needs, encoder, cache, sentences=True)
+    build_pool(pool_size, n_needs, encoder, cache)
     name = make_encoder(encoder, home=cache).name
     (home / "cache").mkdir(parents=True, exist_ok=True)
     shutil.copy(cache / f"embeddings-{name}.sqlite", home / "cache" / f"embeddings-{encoder}.sqlite")

@@ -98,7 +98,7 @@ def _prefill(home: Path, encoder: str, cache: Path, pool_size: int) -> None:
 
     from models.encoders import make_encoder
 
-    build_pool(pool_size, 50, encoder, cache, sentences=False)  # make sure the pool is cached
+    build_pool(pool_size, 50, encoder, cache)  # make sure the pool is cached
     name = make_encoder(encoder, home=cache).name
     (home / "cache").mkdir(parents=True, exist_ok=True)
     shutil.copy(cache / f"embeddings-{name}.sqlite", home / "cache" / f"embeddings-{encoder}.sqlite")
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--load-sizes", default="100000")
     parser.add_argument("--model-profiles", type=int, default=200)
     parser.add_argument("--model-encoders", default=",".join(MODEL_ENCODERS))
-    parser.add_argument("--scale-encoder", default="onnx")
+    parser.add_argument("--scale-encoder", default="onnx-int8")
     parser.add_argument("--pool", type=int, default=POOL_PROFILES)
     parser.add_argument("--smoke", action="store_true", help="hashing encoder, 300 profiles")
     parser.add_argument("--out", type=Path, default=RESULTS)

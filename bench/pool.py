@@ -18,13 +18,14 @@ from numpy.typing import NDArray
 from matcher.areas import AreaDetector
 from matcher.engine import Analysed, AnalysisRequest, MatchEngine
 from matcher.schema import Need, Profile
+from matcher.text import sentences
 
-DEFAULT_ENCODER = "onnx"  # the same vectors as torch fp32 MiniLM, without torch
+DEFAULT_ENCODER = "onnx-int8"  # the service default
 
 
 @dataclass
 class Pool:
-    """Analysed pool records (vectors from the real encoder, explanation sentences encoded)."""
+    """Analysed pool records (vectors from the real encoder)."""
 
     profiles: list[Analysed]
     needs: list[Analysed]
@@ -41,12 +42,11 @@ class Pool:
 
 
 def build_pool(n_profiles: int = POOL_PROFILES, n_needs: int = POOL_NEEDS, encoder_name: str = DEFAULT_ENCODER,
-               cache: Path = CACHE, sentences: bool = True) -> Pool:
+               cache: Path = CACHE) -> Pool:
     """Analyse `n_profiles` generated profiles and `n_needs` needs with the real encoder (cached)."""
     start = time.perf_counter()
     encoder = make_bench_encoder(encoder_name, cache)
-    engine = MatchEngine(encoder, AreaDetector().fit(), eager_sentences=sentences,
-                         explain_cache_records=n_profiles + n_needs + 1)
+    engine = MatchEngine(encoder, AreaDetector().fit())
     ps: list[Profile] = profiles(n_profiles)
     ns: list[Need] = needs(n_needs)
     done_p = engine.analyse_many([AnalysisRequest("profile", p.id, p.description, None, tuple(p.clinical_areas), p)
@@ -57,10 +57,9 @@ def build_pool(n_profiles: int = POOL_PROFILES, n_needs: int = POOL_NEEDS, encod
 
 
 def real_vectors(pool: Pool) -> NDArray[np.float32]:
-    """Every real embedding the pool holds: its profiles' vectors and their sentences' vectors."""
-    rows = [pool.profile_vectors()]
-    rows += [a.explain_cache["sentence_vectors"] for a in pool.profiles
-             if a.explain_cache and "sentence_vectors" in a.explain_cache]
+    """Real embeddings: the pool's profile vectors and the vectors of their sentences (cached after the first run)."""
+    said = [a.text[s:e] for a in pool.profiles for s, e in sentences(a.text)]
+    rows = [pool.profile_vectors(), pool.engine.encoder.encode(said, kind="passage")]
     return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
 
 

@@ -19,20 +19,20 @@ from matcher.areas import AreaDetector, AreaHit
 from matcher.candidates import SideArrays, shortlist, top_lexical
 from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
-from matcher.explain import MAX_SENTENCES, explain_pair
+from matcher.explain import explain_pair
 from matcher.index import IndexKind, NumpyIndex, VectorIndex, make_index
 from matcher.lexical import BM25Lexical
 from matcher.rank import PairFeatures, PairScorer, Weights, area_overlap, breakdown, total
 from matcher.schema import Need, Profile
-from matcher.text import detect_language, lexical_terms, passages, sentences
+from matcher.text import detect_language, lexical_terms, passages
 
 Side = Literal["need", "profile"]
 # Up to this many records every one is scored (vectorised, exact); above, a candidate set
 # from the vector index, BM25 and the cheap score parts. Measured (docs/benchmarks.md):
 # scoring all 10k profiles takes ~4 ms, less than the candidate path's ~5 ms.
 EXACT_BELOW = 20_000
-# Records whose explanation inputs (sentence vectors, stems) are kept in memory, most
-# recently used first: ~25 KB each, so ~400 MB at most; evicted ones are recomputed.
+# Records whose explanation inputs (stems, sentences and their stems) are kept in memory,
+# most recently used first; evicted ones are recomputed (no model call: ~1 ms a record).
 EXPLAIN_CACHE_RECORDS = 16_384
 # Measured on the dev set's hand-labelled areas: keeping areas at >= 0.7 of the strongest
 # raises detection precision from 0.36 to 0.59 at recall 0.92 (passing mentions such as
@@ -59,7 +59,7 @@ class Analysed:
     vector: NDArray[np.float32]
     terms: list[str]
     record: Need | Profile | None = None
-    # Explanation inputs (sentences, their vectors, stems), filled on first use; see explain.py.
+    # Explanation inputs (stems, sentences and their stems), filled on first use; see explain.py.
     explain_cache: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     # Cached: `areas` does not change once analysed, and scoring reads these per candidate.
@@ -111,7 +111,6 @@ class MatchEngine:
     weights: Weights = field(default_factory=Weights)
     index_kind: IndexKind = "flat"
     capacity_used: dict[str, int] = field(default_factory=dict)
-    eager_sentences: bool = False
     explain_cache_records: int = EXPLAIN_CACHE_RECORDS
     scorer: PairScorer | None = None
     _sides: dict[str, _Side] = field(init=False, repr=False)
@@ -165,23 +164,13 @@ class MatchEngine:
                 if not group:
                     continue
                 pieces = [self.embedding_text(a.text, a.areas, a.language) for a in group]
-                n_passages = sum(map(len, pieces))
-                # With eager_sentences the explanation's sentences ride in the same batches.
-                said = [[a.text[s:e] for s, e in sentences(a.text)][:MAX_SENTENCES] if self.eager_sentences else []
-                        for a in group]
-                vectors = self.encoder.encode([p for ps in pieces for p in ps] + [t for ts in said for t in ts],
-                                              kind=kind)
+                vectors = self.encoder.encode([p for ps in pieces for p in ps], kind=kind)
                 pos = 0
                 for a, ps in zip(group, pieces, strict=True):
                     mean = vectors[pos:pos + len(ps)].mean(axis=0)
                     pos += len(ps)
                     norm = float(np.linalg.norm(mean))
                     a.vector = (mean / norm if norm > 0 else mean).astype(np.float32)
-                pos = n_passages
-                for a, ts in zip(group, said, strict=True):
-                    if ts:
-                        a.explain_cache = {"sentences": ts, "sentence_vectors": vectors[pos:pos + len(ts)].copy()}
-                        pos += len(ts)
         return out
 
     def add(self, items: Iterable[Analysed], *, indexed: bool = False) -> None:
@@ -205,8 +194,6 @@ class MatchEngine:
                     s.records[a.id] = a
                     s.lexical.add_terms(a.id, a.terms)
                     self._explained.pop((side, a.id), None)
-                    if a.explain_cache is not None:
-                        self._remember_explained(a)
 
     def add_profiles(self, profiles: Sequence[Profile]) -> list[Analysed]:
         """Analyse and add profiles."""
@@ -420,7 +407,7 @@ class MatchEngine:
                 key = "profile_id" if target == "profile" else "need_id"
                 item: dict[str, Any] = {key: rid, "score": score, "breakdown": parts}
                 if explain:
-                    item.update(explain_pair(need, profile, f, self.remaining_capacity(profile), self.encoder))
+                    item.update(explain_pair(need, profile, f, self.remaining_capacity(profile)))
                     for a in (need, profile):
                         if a.id in self._sides[a.side].records:
                             self._remember_explained(a)

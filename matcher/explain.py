@@ -1,12 +1,9 @@
 """Explanations of a match: shared areas with evidence, shared words, best sentence pair, fit."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from matcher.encoder import Encoder
 from matcher.rank import PairFeatures
 from matcher.schema import LANGUAGES, Need, Profile
 from matcher.text import all_stopwords, sentences, stem_words, tokenize
@@ -24,20 +21,28 @@ def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
     return [{"phrase": e.phrase, "start": e.start, "end": e.end, "method": e.method} for e in hit.evidence]
 
 
-def _stem_words(text: str) -> dict[str, str]:
-    """stem -> first original word that produced it (all three languages' stemmers)."""
+def _stem_tokens(text: str) -> list[tuple[int, frozenset[str], str]]:
+    """(start, stems in every language, original word) of each content word of `text`."""
     stops = all_stopwords()
     toks = [t for t in tokenize(text) if t.text not in stops and len(t.text) > 2 and not t.text.isdigit()]
+    words = [t.text for t in toks]
+    per_language = [stem_words(words, lang) for lang in LANGUAGES]
+    return [(tok.start, frozenset(stems), text[tok.start:tok.end])
+            for tok, *stems in zip(toks, *per_language, strict=True)]
+
+
+def _stem_words(tokens: list[tuple[int, frozenset[str], str]]) -> dict[str, str]:
+    """stem -> first original word that produced it (all three languages' stemmers)."""
     out: dict[str, str] = {}
-    for lang in LANGUAGES:
-        for tok, stem in zip(toks, stem_words([t.text for t in toks], lang), strict=True):
-            out.setdefault(stem, text[tok.start:tok.end])
+    for _, stems, word in tokens:
+        for stem in stems:
+            out.setdefault(stem, word)
     return out
 
 
 def shared_words(need_text: str, profile_text: str, limit: int = 8) -> list[dict[str, str]]:
     """Words of the two texts that share a stem (the lexical evidence), longest first."""
-    return _shared_words(_stem_words(need_text), _stem_words(profile_text), limit)
+    return _shared_words(_stem_words(_stem_tokens(need_text)), _stem_words(_stem_tokens(profile_text)), limit)
 
 
 def _shared_words(a: dict[str, str], b: dict[str, str], limit: int = 8) -> list[dict[str, str]]:
@@ -48,13 +53,12 @@ def _shared_words(a: dict[str, str], b: dict[str, str], limit: int = 8) -> list[
     return sorted(pairs.values(), key=lambda p: (-len(p["need"]), p["need"].lower()))[:limit]
 
 
-def best_sentence_pair(need_text: str, profile_text: str, encoder: Encoder) -> dict[str, Any] | None:
-    """The most similar (need sentence, profile sentence) pair by embedding cosine."""
-    ns = [need_text[s:e] for s, e in sentences(need_text)][:MAX_SENTENCES]
-    ps = [profile_text[s:e] for s, e in sentences(profile_text)][:MAX_SENTENCES]
-    if not ns or not ps:
-        return None
-    return _best_pair(ns, encoder.encode(ns, kind="query"), ps, encoder.encode(ps, kind="passage"))
+@dataclass(frozen=True)
+class _Sentence:
+    start: int
+    end: int
+    stems: frozenset[str]
+    areas: frozenset[str]  # areas with (non-declared) evidence inside the sentence
 
 
 def _cached(a: Analysed) -> dict[str, Any]:
@@ -63,40 +67,64 @@ def _cached(a: Analysed) -> dict[str, Any]:
     return a.explain_cache
 
 
-def record_stems(a: Analysed) -> dict[str, str]:
-    """stem -> original word of a record's text, computed once per record (until evicted)."""
+def _record_text_marks(a: Analysed) -> tuple[dict[str, str], list[_Sentence]]:
+    """A record's stem -> word map and its first MAX_SENTENCES sentences with their stems, once per record."""
     cache = _cached(a)
     if "stems" not in cache:
-        cache["stems"] = _stem_words(a.text)
-    stems: dict[str, str] = cache["stems"]
-    return stems
+        tokens = _stem_tokens(a.text)
+        said = sentences(a.text)[:MAX_SENTENCES]
+        cache["stems"] = _stem_words(tokens)
+        cache["sentences"] = [
+            _Sentence(s, e, frozenset().union(*(st for pos, st, _ in tokens if s <= pos < e)),
+                      frozenset(area for area, hit in a.areas.items() for ev in hit.evidence
+                                if ev.method != "declared" and s <= ev.start < e))
+            for s, e in said]
+    return cache["stems"], cache["sentences"]
 
 
-def record_sentences(a: Analysed, encoder: Encoder) -> tuple[list[str], NDArray[np.float32]]:
-    """A record's first MAX_SENTENCES sentences and their vectors, computed once per record (until evicted).
+def record_stems(a: Analysed) -> dict[str, str]:
+    """stem -> original word of a record's text, computed once per record (until evicted)."""
+    return _record_text_marks(a)[0]
 
-    Need sentences are encoded as queries and profile sentences as passages, as
-    `best_sentence_pair` does.
+
+def best_sentence_pair(need: Analysed, profile: Analysed, shared: list[str],
+                       weights: dict[str, float]) -> dict[str, Any] | None:
+    """The need sentence and the profile sentence that show the most of what the two share.
+
+    Pairs are ranked by the shared areas both sentences give evidence of (each weighted by
+    its strength on both sides, `weights`), then by the number of words whose stems both
+    sentences contain, then by position. None when no pair shares an area or a word.
+    (Choosing by evidence, not by sentence-embedding cosine, works across languages - a
+    French need's "AVC" sentence pairs with an English profile's "thrombolysis" one - and
+    costs no model call.)
     """
-    cache = _cached(a)
-    if "sentence_vectors" not in cache:
-        said = [a.text[s:e] for s, e in sentences(a.text)][:MAX_SENTENCES]
-        cache["sentences"] = said
-        cache["sentence_vectors"] = encoder.encode(said, kind="query" if a.side == "need" else "passage")
-    return cache["sentences"], cache["sentence_vectors"]
+    need_stems, need_sentences = _record_text_marks(need)
+    profile_stems, profile_sentences = _record_text_marks(profile)
+    common = need_stems.keys() & profile_stems.keys()
+    wanted = frozenset(shared)
 
+    def marks(said: list[_Sentence]) -> list[tuple[_Sentence, frozenset[str], frozenset[str]]]:
+        out = [(s, s.areas & wanted, s.stems & common) for s in said]
+        return [m for m in out if m[1] or m[2]]
 
-def _best_pair(ns: list[str], nv: NDArray[np.float32], ps: list[str],
-               pv: NDArray[np.float32]) -> dict[str, Any] | None:
-    if not ns or not ps:
+    best: tuple[float, int] | None = None
+    chosen: tuple[_Sentence, _Sentence, frozenset[str], frozenset[str]] | None = None
+    profile_marks = marks(profile_sentences)
+    for ns, n_areas, n_stems in marks(need_sentences):
+        for ps, p_areas, p_stems in profile_marks:
+            areas, stems = n_areas & p_areas, n_stems & p_stems
+            key = (sum([weights[a] for a in areas]) if areas else 0.0, len(stems))
+            if key > (0.0, 0) and (best is None or key > best):
+                best, chosen = key, (ns, ps, areas, stems)
+    if chosen is None:
         return None
-    sims = nv @ pv.T
-    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-    return {"need": ns[int(i)], "profile": ps[int(j)], "similarity": round(float(sims[i, j]), 4)}
+    ns, ps, areas, stems = chosen
+    words = sorted({need_stems[s] for s in stems}, key=lambda w: (-len(w), w.lower()))
+    return {"need": need.text[ns.start:ns.end], "profile": profile.text[ps.start:ps.end],
+            "areas": [a for a in shared if a in areas], "words": words[:8]}
 
 
-def explain_pair(need: Analysed, profile: Analysed, features: PairFeatures, remaining: int | None,
-                 encoder: Encoder) -> dict[str, Any]:
+def explain_pair(need: Analysed, profile: Analysed, features: PairFeatures, remaining: int | None) -> dict[str, Any]:
     """The explanation fields of a match item."""
     ns, ps = need.strengths, profile.strengths
     shared = sorted(set(ns) & set(ps), key=lambda a: (-ns[a] * ps[a], a))
@@ -122,7 +150,7 @@ def explain_pair(need: Analysed, profile: Analysed, features: PairFeatures, rema
         "need_areas": list(need.areas),
         "profile_areas": list(profile.areas),
         "shared_words": _shared_words(record_stems(need), record_stems(profile)),
-        "best_sentence_pair": _best_pair(*record_sentences(need, encoder), *record_sentences(profile, encoder)),
+        "best_sentence_pair": best_sentence_pair(need, profile, shared, {a: ns[a] * ps[a] for a in shared}),
         "features": {k: round(v, 4) for k, v in features.to_dict().items()},
         "fit": fit,
     }

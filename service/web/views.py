@@ -137,4 +137,4 @@ def counterpart_item(engine: MatchEngine, profile_id: str, need_id: str) -> dict
     features = engine.features(need, profile, dense, lexical.get(need_id, 0.0) / best if best > 0 else 0.0)
     parts = engine.score_parts(features)
     return {"need_id": need_id, "score": total(parts), "breakdown": parts,
-            **explain_pair(need, profile, features, engine.remaining_capacity(profile), engine.encoder)}
+            **explain_pair(need, profile, features, engine.remaining_capacity(profile))}

@@ -8,6 +8,7 @@ import pytest
 
 from matcher.engine import MatchEngine
 from matcher.errors import InvalidInputError, NotFoundError
+from matcher.schema import Need, Profile
 from models.encoders import HashingEncoder
 from tests.conftest import build_engine
 
@@ -55,6 +56,32 @@ def test_explanation_has_shared_areas_with_evidence_from_both_texts(hashing_engi
     assert top["fit"]["language"] == {"need": "fr", "profile": ["en", "fr"], "shared": True}
     assert top["fit"]["country_experience"] == {"country": "SN", "experienced": True}
     assert top["fit"]["modalities"]["shared"] == ["protocol_development"]
+
+
+def test_best_sentence_pair_is_the_pair_that_shows_a_shared_area_across_languages(detector) -> None:
+    need = Need(id="n", institution="i", country="SN", language="fr", description=(
+        "Notre hôpital régional sert un million d'habitants. "
+        "Nous recevons chaque semaine des patients victimes d'AVC sans aucun protocole de thrombolyse. "
+        "Le service de médecine compte deux médecins généralistes."))
+    profile = Profile(id="p", name="Southern Stroke", kind="nhs_trust", description=(
+        "We are a teaching hospital in the south of England with a long history of partnerships. "
+        "Our stroke physicians set up a hyperacute stroke unit and a thrombolysis pathway. "
+        "General practitioners rotate through our wards."))
+    engine = build_engine(HashingEncoder(), detector, [profile], [need])
+    [item] = engine.match_need("n", top=1)
+    pair = item["best_sentence_pair"]
+    assert pair["need"].startswith("Nous recevons") and "AVC" in pair["need"]
+    assert pair["profile"].startswith("Our stroke physicians")
+    assert pair["areas"][0] == "stroke"
+    assert set(pair) == {"need", "profile", "areas", "words"}
+
+
+def test_best_sentence_pair_is_null_when_the_texts_share_nothing(detector) -> None:
+    need = Need(id="n", institution="i", country="GH", language="en", description="Kidney dialysis nurses need training on haemodialysis.")
+    profile = Profile(id="p", name="Midwives", kind="charity", description="Midwives teach obstetric emergencies and newborn care.")
+    engine = build_engine(HashingEncoder(), detector, [profile], [need])
+    [item] = engine.match_need("n", top=1)
+    assert item["shared_areas"] == [] and item["best_sentence_pair"] is None
 
 
 def test_ranking_is_deterministic_and_ties_break_by_id(detector, fixture_profiles, fixture_needs) -> None:
