@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="2,000 vectors, hashing encoder, a few queries")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="index")
-    parser.add_argument("--encoder", default="onnx")
+    parser.add_argument("--encoder", default="onnx-int8")
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--cache", type=Path, default=CACHE)

@@ -35,6 +35,17 @@ def encoders(r: dict[str, Any]) -> str:
                       "cos mean", "dev nDCG@10", "vs torch", "load s", "peak RSS MiB", "imports torch"])
 
 
+def paired(r: dict[str, Any]) -> str:
+    """The paired encoder comparison."""
+    labels = {"minilm": "torch fp32 MiniLM", "onnx": "ONNX fp32 MiniLM", "onnx-int8": "ONNX int8 MiniLM"}
+    rows = [[labels.get(b, b), _f(v["texts_per_second_median"], ".1f"), _f(v["throughput_x_median"], ".2f"),
+             _f(v["latency_ms"]["p50"], ".0f"), _f(v["latency_x_median"], ".2f"),
+             " ".join(f"{x:.2f}" for x in v["throughput_x_rounds"])]
+            for b, v in r.get("paired", {}).get("backends", {}).items()]
+    return _md(rows, ["backend", "texts/s (median)", "throughput x torch", "1 query p50 ms", "latency x torch",
+                      "throughput ratio per round"])
+
+
 def match(r: dict[str, Any]) -> str:
     """Matching latency."""
     rows = []
@@ -104,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    for name, fn in (("encoders", encoders), ("match", match), ("index", index), ("index-1m", index),
-                     ("ingest", ingest), ("http", http)):
+    for name, fn in (("encoders", encoders), ("encoders", paired), ("match", match), ("index", index),
+                     ("index-1m", index), ("ingest", ingest), ("http", http)):
         path = args.results / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")

@@ -198,18 +198,18 @@ class CachedEncoder:
 ENCODERS = ("minilm", "onnx", "onnx-int8", "e5", "hashing")
 
 
-def make_encoder(name: str, home: Path | None = None) -> Encoder:
+def make_encoder(name: str, home: Path | None = None, models_dir: Path | None = None) -> Encoder:
     """Build an encoder by short name: 'minilm' (torch), 'onnx' / 'onnx-int8' (ONNX Runtime), 'e5' or 'hashing'.
 
-    `home` is PARTNERMATCH_HOME, under which the ONNX export is cached (default: the
-    environment variable, else ./var).
+    The ONNX export is cached under `models_dir` (PARTNERMATCH_MODELS_DIR), else under
+    `home`/models (PARTNERMATCH_HOME, else ./var).
     """
     if name == "minilm":
         return SentenceTransformerEncoder()
     if name in ("onnx", "onnx-int8"):
         from models.onnx_minilm import OnnxEncoder, default_cache_dir
 
-        return OnnxEncoder("int8" if name == "onnx-int8" else "fp32", cache_dir=default_cache_dir(home))
+        return OnnxEncoder("int8" if name == "onnx-int8" else "fp32", cache_dir=default_cache_dir(home, models_dir))
     if name == "e5":
         return E5Encoder()
     if name == "hashing":

@@ -38,16 +38,22 @@ from matcher.errors import ModelUnavailableError
 Variant = Literal["fp32", "int8"]
 VARIANTS: tuple[Variant, ...] = ("fp32", "int8")
 MODEL = "all-MiniLM-L6-v2"
-EXPORT_SCHEMA = 1
+EXPORT_SCHEMA = 2  # 2: int8 quantised from the fused graph
 MAX_SEQ_LENGTH = 256
 ONNX_INSTALL_HINT = "pip install onnxruntime tokenizers (and onnx for the first export)"
 FILES = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
 
 
-def default_cache_dir(home: Path | None = None) -> Path:
-    """Where exports live: <PARTNERMATCH_HOME or ./var>/models/onnx/all-MiniLM-L6-v2."""
-    base = home if home is not None else Path(os.environ.get("PARTNERMATCH_HOME", "var"))
-    return base / "models" / "onnx" / MODEL
+def default_cache_dir(home: Path | None = None, models_dir: Path | None = None) -> Path:
+    """Where exports live: <models_dir or PARTNERMATCH_MODELS_DIR or <home>/models>/onnx/all-MiniLM-L6-v2.
+
+    `home` defaults to PARTNERMATCH_HOME, else ./var.
+    """
+    if models_dir is None and os.environ.get("PARTNERMATCH_MODELS_DIR"):
+        models_dir = Path(os.environ["PARTNERMATCH_MODELS_DIR"])
+    if models_dir is None:
+        models_dir = (home if home is not None else Path(os.environ.get("PARTNERMATCH_HOME", "var"))) / "models"
+    return models_dir / "onnx" / MODEL
 
 
 def _packaged_model() -> Path:
@@ -93,21 +99,46 @@ def export(cache_dir: Path, variant: Variant) -> dict[str, Any]:
         shutil.copytree(_packaged_model(), tmp)
         os.replace(tmp, model_dir)
     fp32 = cache_dir / FILES["fp32"]
-    if not fp32.is_file():
+    if read_export_manifest(cache_dir, "fp32") is None:  # none yet, or one of an older export schema
         _export_fp32(model_dir, fp32)
+        _write_manifest(cache_dir, "fp32")
     if variant == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        _quantise(fp32, cache_dir / FILES["int8"])
+        _write_manifest(cache_dir, "int8")
+    manifest = read_export_manifest(cache_dir, variant)
+    assert manifest is not None
+    return manifest
 
-        tmp_file = cache_dir / f".{FILES['int8']}.tmp"
-        quantize_dynamic(str(fp32), str(tmp_file), per_channel=True, reduce_range=True,
-                         weight_type=QuantType.QInt8)
-        os.replace(tmp_file, cache_dir / FILES["int8"])
+
+def _write_manifest(cache_dir: Path, variant: Variant) -> None:
     manifest = {"schema_version": EXPORT_SCHEMA, "model": MODEL, "variant": variant, "dimension": 384,
                 "max_seq_length": MAX_SEQ_LENGTH, "file": FILES[variant],
-                "quantisation": "dynamic int8, per-channel, reduced range" if variant == "int8" else None,
+                "quantisation": "fused graph, dynamic int8, per-channel, reduced range" if variant == "int8" else None,
                 "versions": _versions(), "created": datetime.now(UTC).isoformat()}
-    (cache_dir / f"manifest-{variant}.json").write_text(json.dumps(manifest, indent=2))
-    return manifest
+    tmp = cache_dir / f".manifest-{variant}.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, cache_dir / f"manifest-{variant}.json")
+
+
+def _quantise(fp32: Path, target: Path) -> None:
+    """Fuse the BERT graph (attention, GELU, layer norms), then quantise its weights to int8.
+
+    Fusing first matters: quantising the unfused graph turns the attention's MatMuls into
+    separate integer ops that ONNX Runtime can no longer fuse; measured on this machine's
+    2 cores, one 120-word text 26 -> 21 ms and batch throughput 18 -> 27 texts/s.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+
+    fused = target.with_name(f".{target.stem}-fused.onnx")
+    optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12, hidden_size=384,
+                             opt_level=1).save_model_to_file(str(fused))
+    tmp = target.with_name(f".{target.name}.tmp")
+    quantize_dynamic(str(fused), str(tmp), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    fused.unlink()
+    os.replace(tmp, target)
 
 
 def _export_fp32(model_dir: Path, target: Path) -> None:
@@ -116,7 +147,9 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir))
+    # Eager attention exports the plain MatMul/Softmax pattern that ONNX Runtime's BERT
+    # optimizer recognises and fuses; the default (SDPA) export is left unfused.
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
     model.eval()
 
     class Hidden(torch.nn.Module):
@@ -169,13 +202,13 @@ def ensure_export(cache_dir: Path, variant: Variant) -> dict[str, Any]:
 class OnnxEncoder:
     """all-MiniLM-L6-v2 (384-d) on ONNX Runtime; `variant` 'fp32' (same vectors as torch) or 'int8'.
 
-    Batches of 16: ONNX Runtime's working memory grows with batch x tokens^2 (~560 MB
-    peak at 32 texts of 256 tokens), and smaller batches cost no throughput on 2 cores.
+    Batches of 4: on 2 cores they encoded 120-word texts fastest (int8: 38 texts/s at 4,
+    33 at 1 and 16); working memory also grows with batch x tokens^2 (~560 MB at 32 x 256).
     """
 
     dimension = 384
 
-    def __init__(self, variant: Variant = "fp32", cache_dir: Path | None = None, batch_size: int = 16,
+    def __init__(self, variant: Variant = "fp32", cache_dir: Path | None = None, batch_size: int = 4,
                  threads: int | None = None) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"unknown ONNX variant {variant!r}; use 'fp32' or 'int8'")

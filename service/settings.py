@@ -17,7 +17,10 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="Directory for the SQLite file, snapshots and caches")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
     encoder: Literal["minilm", "onnx", "onnx-int8", "e5", "hashing"] = Field(
-        default="minilm", description="minilm: torch (default, the path CI validates); onnx / onnx-int8: ONNX Runtime")
+        default="onnx-int8",
+        description="onnx-int8 (default): MiniLM on ONNX Runtime, int8, no torch at run time; onnx: the same in "
+                    "fp32 (torch's vectors); minilm: torch (docs/benchmarks.md)")
+    models_dir: Path | None = Field(default=None, description="Where ONNX exports are cached; default <home>/models")
     index_kind: Literal["numpy", "flat", "hnsw", "auto"] = Field(
         default="auto", description="auto: exact search up to 20k vectors, HNSW above (docs/benchmarks.md)")
     ranker: Literal["auto", "weights"] = Field(

@@ -11,29 +11,57 @@ from pathlib import Path
 import pytest
 
 import data
+from service.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 
+DEFAULT_ENCODER = Settings.model_fields["encoder"].default
+
+
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo-home")
-    env = {**os.environ, "PARTNERMATCH_HOME": str(home), "PARTNERMATCH_ENCODER": "minilm"}
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export for the module's homes."""
+    return tmp_path_factory.mktemp("models")
+
+
+def _env(home: Path, models_dir: Path, encoder: str) -> dict[str, str]:
+    env = {**os.environ, "PARTNERMATCH_HOME": str(home), "PARTNERMATCH_MODELS_DIR": str(models_dir),
+           "PARTNERMATCH_ENCODER": encoder}
     env.pop("PARTNERMATCH_DATABASE_URL", None)
+    return env
+
+
+def _ingest(home: Path, models_dir: Path, encoder: str) -> Path:
     subprocess.run([sys.executable, "-m", "service.cli", "ingest", "--profiles", str(data.DEMO_PROFILES),
-                    "--needs", str(data.DEMO_NEEDS)], env=env, check=True, capture_output=True)
+                    "--needs", str(data.DEMO_NEEDS)], env=_env(home, models_dir, encoder), check=True,
+                   capture_output=True)
     return home
 
 
-def _evaluate(home: Path, *extra: str) -> dict:
-    env = {**os.environ, "PARTNERMATCH_HOME": str(home), "PARTNERMATCH_ENCODER": "minilm"}
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
+    """The demo data ingested with the default encoder."""
+    return _ingest(tmp_path_factory.mktemp("demo-home"), models_dir, DEFAULT_ENCODER)
+
+
+def _evaluate(home: Path, *extra: str, models_dir: Path, encoder: str = DEFAULT_ENCODER) -> dict:
     out = subprocess.run([sys.executable, "-m", "service.cli", "evaluate", "--qrels", str(data.DEV_QRELS),
-                          "--json", *extra], env=env, check=True, capture_output=True, text=True).stdout
+                          "--json", *extra], env=_env(home, models_dir, encoder), check=True, capture_output=True,
+                         text=True).stdout
     return json.loads(out)
 
 
-def test_dev_set_forward_quality_targets(demo_home: Path) -> None:
-    report = _evaluate(demo_home, "--areas", str(data.DEV_AREAS))
+def test_the_default_encoder_loses_at_most_001_ndcg_against_torch_minilm(
+        demo_home: Path, models_dir: Path, tmp_path: Path) -> None:
+    torch_home = _ingest(tmp_path / "torch", models_dir, "minilm")
+    default = _evaluate(demo_home, models_dir=models_dir)["ours"]["all"]["ndcg@10"]
+    reference = _evaluate(torch_home, models_dir=models_dir, encoder="minilm")["ours"]["all"]["ndcg@10"]
+    assert reference - default <= 0.01, (default, reference)
+
+
+def test_dev_set_forward_quality_targets(demo_home: Path, models_dir: Path) -> None:
+    report = _evaluate(demo_home, "--areas", str(data.DEV_AREAS), models_dir=models_dir)
     ours, bm25 = report["ours"], report["bm25"]
     assert ours["all"]["ndcg@10"] >= 0.75
     assert ours["all"]["ndcg@10"] - bm25["all"]["ndcg@10"] >= 0.10
@@ -42,18 +70,18 @@ def test_dev_set_forward_quality_targets(demo_home: Path) -> None:
     assert report["areas"]["micro"]["recall"] >= 0.8
 
 
-def test_dev_set_reverse_quality_target(demo_home: Path) -> None:
-    report = _evaluate(demo_home, "--reverse")
+def test_dev_set_reverse_quality_target(demo_home: Path, models_dir: Path) -> None:
+    report = _evaluate(demo_home, "--reverse", models_dir=models_dir)
     assert report["ours"]["all"]["ndcg@10"] >= 0.75
     assert report["ours"]["all"]["ndcg@10"] > report["bm25"]["all"]["ndcg@10"]
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
-def test_match_works_with_the_network_unavailable(demo_home: Path) -> None:
+def test_match_works_with_the_network_unavailable(demo_home: Path, models_dir: Path) -> None:
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("cannot create a network namespace here")
-    env = {**os.environ, "PARTNERMATCH_HOME": str(demo_home), "PARTNERMATCH_ENCODER": "minilm"}
+    env = _env(demo_home, models_dir, DEFAULT_ENCODER)
     env.pop("HF_HUB_OFFLINE", None)
     result = subprocess.run(["unshare", "-n", sys.executable, "-m", "service.cli", "match", "--text",
                              "Nos mères meurent d'hémorragie après l'accouchement", "--top", "3", "--json"],

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from models.encoders import make_encoder
-from models.onnx_minilm import OnnxEncoder, default_cache_dir, read_export_manifest
+from models.onnx_minilm import EXPORT_SCHEMA, OnnxEncoder, default_cache_dir, read_export_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
@@ -71,8 +71,8 @@ def test_a_manifest_that_does_not_match_is_refused_and_the_export_redone(onnx_di
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "schema_version": 999}))
     assert read_export_manifest(copy, "fp32") is None
-    OnnxEncoder("fp32", cache_dir=copy).encode(["again"])  # re-exports (model.onnx is reused)
-    assert read_export_manifest(copy, "fp32")["schema_version"] == 1
+    OnnxEncoder("fp32", cache_dir=copy).encode(["again"])  # exported again
+    assert read_export_manifest(copy, "fp32")["schema_version"] == EXPORT_SCHEMA
 
 
 def test_make_encoder_offers_both_onnx_variants_cached_under_home(tmp_path: Path) -> None:
