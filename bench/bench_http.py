@@ -10,6 +10,13 @@ fixed number of connections for a fixed duration (bounded runs, loopback only). 
 baseline is GET /healthz driven the same way in the same run (the HTTP stack and the load
 generator alone). Submissions are new generated needs, each encoded by the model in the
 request; the per-key submission limit is raised for the run (PARTNERMATCH_SUBMISSIONS_PER_MINUTE).
+
+Stored-need matches are measured twice: on a server with the match cache off
+(PARTNERMATCH_MATCH_CACHE_BYTES=0: every request ranks and explains its need), and on one
+with the default cache, where, after the warm-up, every request of the run is a cache hit
+(no write happens between them; any write would empty the cache, see service/results.py).
+Each scenario also reports the server's CPU time per request (from /proc, Linux) and the
+1-minute load average, since other work on the machine moves req/s but hardly CPU time.
 """
 from __future__ import annotations
 
@@ -24,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +85,28 @@ def load_child(spec_path: Path) -> None:
     print(json.dumps(result))
 
 
-def _load(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(spec: dict[str, Any], tmp: Path, server_pid: int) -> dict[str, Any]:
     path = tmp / "spec.json"
     path.write_text(json.dumps(spec))
+    cpu_before = _cpu_seconds(server_pid)
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--load-spec", str(path)],
                           capture_output=True, text=True, cwd=str(ROOT), timeout=spec["duration"] + 120)
+    cpu_after = _cpu_seconds(server_pid)
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["server_cpu_ms_per_request"] = (None if cpu_before is None or cpu_after is None or not result["requests"]
+                                           else (cpu_after - cpu_before) * 1000 / result["requests"])
+    result["load_1min"] = os.getloadavg()[0]
     return result
 
 
@@ -124,6 +146,46 @@ def setup_home(home: Path, n_profiles: int, n_needs: int, encoder: str, cache: P
     return [n.id for n in stored]
 
 
+@contextmanager
+def _serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int, float]]:
+    """`partnermatch serve` on a free port until the block ends; yields (url, pid, seconds until ready)."""
+    import httpx
+
+    url = f"http://127.0.0.1:{_free_port()}"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([*PM, "serve", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+        try:
+            start = time.perf_counter()
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.perf_counter() - start > 600:
+                    raise RuntimeError("server not ready after 600 s")
+                time.sleep(0.5)
+            yield url, server.pid, time.perf_counter() - start
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _warm(url: str, key: str, paths: list[str]) -> None:
+    """Every stored need ranked once: explanation inputs come from the embedding cache once."""
+    import httpx
+
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        for p in paths:
+            c.get(p).raise_for_status()
+
+
 def run(n_profiles: int, n_needs: int, duration: float, read_connections: int, write_connections: int,
         encoder: str | None, cache: Path, pool_size: int, submissions: int) -> dict[str, Any]:
     """Set up, serve, drive every scenario; ratios against /healthz."""
@@ -145,53 +207,33 @@ def run(n_profiles: int, n_needs: int, duration: float, read_connections: int, w
         staff = json.loads(_pm(["keys", "create", "--role", "staff", "--json"], env))["key"]
         submitter = json.loads(_pm(["keys", "create", "--role", "submitter", "--institution", "Bench Hospital",
                                     "--json"], env))["key"]
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = (tmp / "serve.log").open("w")
-        server = subprocess.Popen([*PM, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        try:
-            start = time.perf_counter()
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"server exited: {(tmp / 'serve.log').read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() - start > 600:
-                    raise RuntimeError("server not ready after 600 s")
-                time.sleep(0.5)
-            ready_s = time.perf_counter() - start
-            match_paths = [f"/api/v1/needs/{i}/matches?top=10" for i in need_ids]
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {staff}"}, timeout=60) as c:
-                for p in match_paths:  # warm: explanation inputs come from the embedding cache once
-                    c.get(p).raise_for_status()
+        match_paths = [f"/api/v1/needs/{i}/matches?top=10" for i in need_ids]
+        reads = {"method": "GET", "paths": match_paths, "key": staff}
+        results = {}
+        uncached_env = {**env, "PARTNERMATCH_MATCH_CACHE_BYTES": "0"}
+        with _serving(uncached_env, tmp / "serve-uncached.log") as (url, pid, _):
+            _warm(url, staff, match_paths)
+            for name, connections in (("stored-need matches, cache off", read_connections),
+                                      ("stored-need matches, cache off, 1 connection", 1)):
+                results[name] = _load({"url": url, "duration": duration, **reads, "connections": connections}, tmp,
+                                      pid)
+        with _serving(env, tmp / "serve.log") as (url, pid, ready_s):
             bodies = [{"country": n.country, "language": n.language, "description": n.description,
                        "preferred_modalities": list(n.preferred_modalities)}
                       for n in generate_needs(submissions + 1, seed=23)]
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {submitter}"}, timeout=120) as c:
                 c.post("/api/v1/needs", json=bodies.pop()).raise_for_status()  # the first write loads lazily
+            _warm(url, staff, match_paths)  # after the write, which empties the match cache
             scenarios = {
                 "healthz (baseline)": {"method": "GET", "paths": ["/healthz"], "connections": read_connections},
-                "stored-need matches": {"method": "GET", "paths": match_paths, "key": staff,
-                                        "connections": read_connections},
-                "stored-need matches, 1 connection": {"method": "GET", "paths": match_paths, "key": staff,
-                                                      "connections": 1},
+                "stored-need matches, cached": {**reads, "connections": read_connections},
+                "stored-need matches, cached, 1 connection": {**reads, "connections": 1},
                 "need submissions": {"method": "POST", "paths": ["/api/v1/needs"], "bodies": bodies,
                                      "key": submitter, "connections": write_connections},
             }
-            results = {}
             for name, spec in scenarios.items():
-                results[name] = _load({"url": url, "duration": duration, **spec}, tmp)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+                results[name] = _load({"url": url, "duration": duration, **spec}, tmp, pid)
+        results = {"healthz (baseline)": results.pop("healthz (baseline)"), **results}
     base = results["healthz (baseline)"]["req_per_s"]
     for r in results.values():
         r["x_healthz"] = r["req_per_s"] / base
@@ -203,11 +245,13 @@ def format_rows(report: dict[str, Any]) -> str:
     """The results table."""
     rows = [{"name": k, "c": v["connections"], "n": v["requests"], "rps": v["req_per_s"], "x": v["x_healthz"],
              "p50": v["latency_ms"]["p50"], "p95": v["latency_ms"]["p95"], "p99": v["latency_ms"]["p99"],
+             "cpu": v["server_cpu_ms_per_request"] or float("nan"), "load": v["load_1min"],
              "ok": ",".join(f"{s}:{c}" for s, c in sorted(v["statuses"].items()))}
             for k, v in report["scenarios"].items()]
     return table(rows, [("name", "scenario", ""), ("c", "connections", "d"), ("n", "requests", "d"),
                         ("rps", "req/s", ".1f"), ("x", "x healthz", ".3f"), ("p50", "p50 ms", ".1f"),
-                        ("p95", "p95 ms", ".1f"), ("p99", "p99 ms", ".1f"), ("ok", "statuses", "")])
+                        ("p95", "p95 ms", ".1f"), ("p99", "p99 ms", ".1f"), ("cpu", "server cpu ms/req", ".2f"),
+                        ("load", "load 1m", ".2f"), ("ok", "statuses", "")])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def shared_words(need_text: str, profile_text: str, limit: int = 8) -> list[dict
 
 def _shared_words(a: dict[str, str], b: dict[str, str], limit: int = 8) -> list[dict[str, str]]:
     pairs: dict[str, dict[str, str]] = {}
-    for stem in a.keys() & b.keys():
+    for stem in sorted(a.keys() & b.keys()):  # sorted: the same words whatever the hash seed
         key = a[stem].lower()
         pairs.setdefault(key, {"need": a[stem], "profile": b[stem]})
     return sorted(pairs.values(), key=lambda p: (-len(p["need"]), p["need"].lower()))[:limit]

@@ -9,7 +9,7 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
 from matcher.text import detect_language, sentences
 from models.encoders import CachedEncoder, make_encoder
 from service.models import DecisionRow, utcnow
+from service.results import ResultCache
 from service.settings import Settings
 from service.snapshotter import DebouncedSnapshots
 from service.store import Store
@@ -51,14 +52,17 @@ class Runtime:
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     _snapshots: DebouncedSnapshots | None = field(init=False, default=None)
     _purge_pending: bool = field(init=False, default=False)
+    _results: ResultCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.db_url).migrate()
-        inner = self.encoder or make_encoder(self.settings.encoder, home=self.settings.home)
+        inner = self.encoder or make_encoder(self.settings.encoder, home=self.settings.home,
+                                                   models_dir=self.settings.models_dir)
         self.encoder = CachedEncoder(inner, self.settings.cache_path)
         detector = self.detector or AreaDetector().fit()
         self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind)
+        self._results = ResultCache(self.settings.match_cache_bytes)
 
     # ---- loading ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -71,6 +75,7 @@ class Runtime:
     def load(self, progress: Progress | None = None) -> str:
         """Fill the engine from the store, reusing the snapshot's vectors when it matches; return how."""
         with self._lock:
+            self._results.clear()
             version = self.store.version()
             profiles, needs = self.store.profiles(), self.store.needs()
             meta = self.meta()
@@ -152,6 +157,7 @@ class Runtime:
                progress: Progress | None = None) -> None:
         """Upsert validated records into the store, then update the engine and the snapshot."""
         with self._lock:
+            self._results.clear()
             self.store.upsert(profiles, needs)
             self._analyse_into_engine(profiles, needs, {"need": {}, "profile": {}}, progress)
             self.write_snapshot()
@@ -163,7 +169,9 @@ class Runtime:
 
         `loaded_version` only advances when no other writer committed in between, so a
         foreign write (or a failed update) makes the next `ensure_fresh()` reload.
+        Callers hold the lock; answers cached for the engine as it was are dropped.
         """
+        self._results.clear()
         caught_up = version == self.loaded_version + 1
         try:
             apply()
@@ -320,10 +328,31 @@ class Runtime:
 
     @contextmanager
     def reading(self) -> Iterator[MatchEngine]:
-        """The engine, fresh, held steady (no reload or write swaps it mid-read)."""
+        """The engine, fresh, held steady (no reload or write swaps it mid-read).
+
+        The store's version is read before taking the lock, so that concurrent readers do
+        not queue behind each other's database round trip; under the lock only the
+        in-memory state is checked again (a write in this process that failed to reach
+        the index since then makes this read reload).
+        """
+        self.ensure_fresh()
         with self._lock:
-            self.ensure_fresh()
+            if self.loaded_version < 0 or self.index_stale:
+                self.ensure_fresh()
             yield self.engine
+
+    def cached(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
+        """`compute()`, or what it returned for `key` since the engine last changed (see service.results).
+
+        Only for answers that depend on nothing but the engine (never on the caller); used
+        inside `reading()`, so the engine is fresh and steady while `compute` runs.
+        """
+        with self._lock:
+            value = self._results.get(key)
+            if value is None:
+                value = compute()
+                self._results.put(key, value)
+            return value
 
     def detected_areas(self, side: str, record_id: str) -> list[str]:
         """Areas the engine detected in a record ([] when it does not hold it)."""

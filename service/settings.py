@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64_000
     max_description_chars: int = 8_000
     submissions_per_minute: int = 30
+    match_cache_bytes: int = Field(
+        default=16_000_000, ge=0,
+        description="Serialised match lists kept in memory until the next write changes the index; 0 disables")
     secret_key: str | None = Field(default=None, description="Signs web session cookies; generated under home if unset")
 
     @property

@@ -11,7 +11,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Integer, String, cast, create_engine, event, func, select, text, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +34,11 @@ from service.models import ApiKeyRow, DecisionRow, MetaRow, NeedRow, ProfileRow,
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
+# The lookups every API request makes (its key, its need, the store version), built once:
+# a statement built per call costs SQLAlchemy a new cache key each time (~2x the query).
+_VERSION = select(MetaRow.value).where(MetaRow.key == "version")
+_NEED_ROW = select(NeedRow.__table__).where(NeedRow.id == bindparam("need_id"))
+_KEY_ROW = select(ApiKeyRow.__table__).where(ApiKeyRow.key_hash == bindparam("key_hash"))
 
 
 def make_engine(url: str) -> Engine:
@@ -80,12 +99,20 @@ class Store:
         with self.sessions() as session:
             yield session
 
+    def _first(self, query: Select[Any], **params: Any) -> Row[Any] | None:
+        """The first row of a Core query, read on a pooled connection without an ORM session.
+
+        For the lookups every API request makes (key, need, store version): on SQLite,
+        measured between ranking calls, 0.2-0.7 ms each against 0.7-1.8 ms through a Session.
+        """
+        with self.engine.connect() as conn:
+            return conn.execute(query, params).first()
+
     # ---- version ------------------------------------------------------------------
     def version(self) -> int:
         """How many write transactions the store has committed."""
-        with self.read() as s:
-            row = s.get(MetaRow, "version")
-            return int(row.value) if row else 0
+        row = self._first(_VERSION)
+        return int(row.value) if row else 0
 
     # ---- profiles and needs ----------------------------------------------------------
     def upsert(self, profiles: Sequence[Profile] = (), needs: Sequence[Need] = ()) -> None:
@@ -116,9 +143,9 @@ class Store:
             return profile_from_row(row) if row else None
 
     def get_need_row(self, need_id: str) -> NeedRow | None:
-        """One need row (any status) or None."""
-        with self.read() as s:
-            return s.get(NeedRow, need_id)
+        """One need row (any status) or None; a copy outside any session, for reading."""
+        row = self._first(_NEED_ROW, need_id=need_id)
+        return NeedRow(**row._mapping) if row else None
 
     def content_hash(self) -> str:
         """Hash of everything the index is derived from (open needs and all profiles)."""
@@ -234,10 +261,9 @@ class Store:
 
     # ---- API keys -------------------------------------------------------------------
     def key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        """The unrevoked key with this hash, or None."""
-        with self.read() as s:
-            row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash))
-            return row if row is not None and row.revoked_at is None else None
+        """The unrevoked key with this hash, or None; read on every request, so a revocation counts at once."""
+        row = self._first(_KEY_ROW, key_hash=key_hash)
+        return ApiKeyRow(**row._mapping) if row is not None and row.revoked_at is None else None
 
 
 def _bump(session: Session) -> int:

@@ -6,12 +6,23 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from matcher.engine import MatchEngine
 from matcher.schema import Need
 from matcher.text import detect_language
 from service.auth import Caller, CurrentCaller, NeedMatchReader, NeedWriter, can_edit_need
 from service.deps import PagingDep, RuntimeDep, SettingsDep, Top
 from service.errors import ApiError, not_found
-from service.routers.common import API_PREFIX, NeedId, check_length, need_of, need_public, validated, visible_need
+from service.routers.common import (
+    API_PREFIX,
+    NeedId,
+    as_json,
+    check_length,
+    json_response,
+    need_of,
+    need_public,
+    validated,
+    visible_need,
+)
 from service.runtime import Runtime
 from service.schemas import MatchesPublic, NeedCreate, NeedPublic, NeedUpdate, Page
 
@@ -112,16 +123,20 @@ def withdraw_need(need_id: NeedId, caller: NeedWriter, runtime: RuntimeDep) -> N
     return need_public(runtime, visible_need(runtime, caller, need_id))
 
 
+def _ranked_profiles(engine: MatchEngine, need_id: str, top: int) -> bytes:
+    items = engine.match_need(need_id, top)
+    reason = None if items else "no UK profiles are stored yet"
+    return as_json(MatchesPublic(need_id=need_id, matches=items, reason=reason))  # type: ignore[arg-type]
+
+
 @router.get("/{need_id}/matches", response_model=MatchesPublic, summary="Ranked profiles for a need")
-def need_matches(need_id: NeedId, caller: NeedMatchReader, runtime: RuntimeDep, top: Top = 10) -> MatchesPublic:
-    """Ranked, explained UK profiles for one of the caller's needs."""
+def need_matches(need_id: NeedId, caller: NeedMatchReader, runtime: RuntimeDep, top: Top = 10) -> Response:
+    """Ranked, explained UK profiles for one of the caller's needs (kept until the next write; service.results)."""
     row = visible_need(runtime, caller, need_id)
     if row.status != "open":
-        return MatchesPublic(need_id=need_id, matches=[], reason="the need is withdrawn")
+        return json_response(as_json(MatchesPublic(need_id=need_id, matches=[], reason="the need is withdrawn")))
     with runtime.reading() as engine:
         if engine.get("need", need_id) is None:
             raise not_found("need", need_id)
-        items = engine.match_need(need_id, top)
-        reason = None if items else "no UK profiles are stored yet"
-    return MatchesPublic(need_id=need_id, matches=items, reason=reason)  # type: ignore[arg-type]
-
+        body = runtime.cached(("need matches", need_id, top), lambda: _ranked_profiles(engine, need_id, top))
+    return json_response(body)

@@ -3,11 +3,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from matcher.engine import MatchEngine
 from matcher.schema import Profile
 from service.auth import CounterpartReader, CurrentCaller, ProfileWriter, can_edit_profile
 from service.deps import PagingDep, RuntimeDep, SettingsDep, Top
 from service.errors import ApiError, forbidden, not_found
-from service.routers.common import API_PREFIX, ProfileId, check_length, profile_public, validated
+from service.routers.common import (
+    API_PREFIX,
+    ProfileId,
+    as_json,
+    check_length,
+    json_response,
+    profile_public,
+    validated,
+)
 from service.schemas import CounterpartsPublic, Page, ProfilePublic, ProfileUpsert
 
 router = APIRouter(prefix=f"{API_PREFIX}/profiles", tags=["profiles"])
@@ -49,10 +58,16 @@ def get_profile(profile_id: ProfileId, caller: CurrentCaller, runtime: RuntimeDe
     return profile_public(runtime, row)
 
 
+def _ranked_needs(engine: MatchEngine, profile_id: str, top: int) -> bytes:
+    items = engine.match_profile(profile_id, top)
+    reason = None if items else "no open needs are stored yet"
+    return as_json(CounterpartsPublic(profile_id=profile_id, matches=items, reason=reason))  # type: ignore[arg-type]
+
+
 @router.get("/{profile_id}/matches", response_model=CounterpartsPublic, summary="Counterparts for a profile")
 def profile_matches(profile_id: ProfileId, caller: CounterpartReader, runtime: RuntimeDep,
-                    top: Top = 10) -> CounterpartsPublic:
-    """Ranked open needs a profile could meet; partners see only their own profile's."""
+                    top: Top = 10) -> Response:
+    """Ranked open needs a profile could meet; partners see only their own profile's (cached like need matches)."""
     if caller.role == "partner" and caller.profile_id != profile_id:
         raise forbidden(f"a partner key sees only its own profile's counterparts ({caller.profile_id!r})")
     if runtime.store.get_profile_row(profile_id) is None:
@@ -60,6 +75,5 @@ def profile_matches(profile_id: ProfileId, caller: CounterpartReader, runtime: R
     with runtime.reading() as engine:
         if engine.get("profile", profile_id) is None:
             raise not_found("profile", profile_id)
-        items = engine.match_profile(profile_id, top)
-        reason = None if items else "no open needs are stored yet"
-    return CounterpartsPublic(profile_id=profile_id, matches=items, reason=reason)  # type: ignore[arg-type]
+        body = runtime.cached(("profile matches", profile_id, top), lambda: _ranked_needs(engine, profile_id, top))
+    return json_response(body)

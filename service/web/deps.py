@@ -19,6 +19,7 @@ from service.auth import (
     NeedMatchReader,
     NeedWriter,
     ProfileWriter,
+    RoleCheck,
     StaffCaller,
     can_see_need,
 )
@@ -56,9 +57,9 @@ WebCaller = Annotated[Caller, Depends(page_caller)]
 
 def admit(api_alias: Any, caller: Caller) -> Caller:
     """Apply one of service.auth's role aliases (e.g. StaffCaller) to `caller`; 403 page where the API says 403."""
-    check = get_args(api_alias)[1].dependency
+    check: RoleCheck = get_args(api_alias)[1].dependency
     try:
-        admitted: Caller = check(caller)
+        admitted = check.admit(caller)
     except ApiError as exc:
         raise PageError(exc.status) from exc
     return admitted
