@@ -77,8 +77,10 @@ def test_best_sentence_pair_is_the_pair_that_shows_a_shared_area_across_language
 
 
 def test_best_sentence_pair_is_null_when_the_texts_share_nothing(detector) -> None:
-    need = Need(id="n", institution="i", country="GH", language="en", description="Kidney dialysis nurses need training on haemodialysis.")
-    profile = Profile(id="p", name="Midwives", kind="charity", description="Midwives teach obstetric emergencies and newborn care.")
+    need = Need(id="n", institution="i", country="GH", language="en",
+                description="Kidney dialysis nurses need training on haemodialysis.")
+    profile = Profile(id="p", name="Midwives", kind="charity",
+                      description="Midwives teach obstetric emergencies and newborn care.")
     engine = build_engine(HashingEncoder(), detector, [profile], [need])
     [item] = engine.match_need("n", top=1)
     assert item["shared_areas"] == [] and item["best_sentence_pair"] is None
