@@ -26,7 +26,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,13 +37,9 @@ from typing import Any
 
 from common import CACHE, POOL_NEEDS, POOL_PROFILES, RESULTS, ROOT, percentiles, table, write_result
 
+from tests.web.live_server import serving
+
 PM = [sys.executable, "-c", "from service.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _drive(url: str, method: str, paths: list[str], bodies: list[dict[str, Any]] | None, key: str | None,
@@ -149,32 +144,9 @@ def setup_home(home: Path, n_profiles: int, n_needs: int, encoder: str, cache: P
 @contextmanager
 def _serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int, float]]:
     """`partnermatch serve` on a free port until the block ends; yields (url, pid, seconds until ready)."""
-    import httpx
-
-    url = f"http://127.0.0.1:{_free_port()}"
-    with log_path.open("w") as log:
-        server = subprocess.Popen([*PM, "serve", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        try:
-            start = time.perf_counter()
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() - start > 600:
-                    raise RuntimeError("server not ready after 600 s")
-                time.sleep(0.5)
-            yield url, server.pid, time.perf_counter() - start
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    start = time.perf_counter()
+    with serving(env, log_path, timeout=600) as (url, server):
+        yield url, server.pid, time.perf_counter() - start
 
 
 def _warm(url: str, key: str, paths: list[str]) -> None:

@@ -40,11 +40,6 @@ def _stem_words(tokens: list[tuple[int, frozenset[str], str]]) -> dict[str, str]
     return out
 
 
-def shared_words(need_text: str, profile_text: str, limit: int = 8) -> list[dict[str, str]]:
-    """Words of the two texts that share a stem (the lexical evidence), longest first."""
-    return _shared_words(_stem_words(_stem_tokens(need_text)), _stem_words(_stem_tokens(profile_text)), limit)
-
-
 def _shared_words(a: dict[str, str], b: dict[str, str], limit: int = 8) -> list[dict[str, str]]:
     pairs: dict[str, dict[str, str]] = {}
     for stem in sorted(a.keys() & b.keys()):  # sorted: the same words whatever the hash seed

@@ -1,4 +1,5 @@
-"""A real `partnermatch serve` subprocess on 127.0.0.1, for the browser tests and the screenshot script.
+"""A real `partnermatch serve` subprocess on 127.0.0.1, for the browser tests, the screenshot script
+and bench/bench_http.py.
 
 The home is prepared through the command line only (`partnermatch ingest`, `partnermatch
 keys create --json`), as an operator would.
@@ -91,21 +92,16 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: flo
 
 
 @contextmanager
-def live_server(home: Path, *, profiles: Path, needs: Path, encoder: str = "hashing",
-                timeout: float = 120.0) -> Iterator[LiveServer]:
-    """Ingest `profiles` and `needs` into `home`, then serve it on a free port until the block ends."""
-    env = environment(home, encoder)
-    home.mkdir(parents=True, exist_ok=True)
-    cli(env, "ingest", "--profiles", str(profiles), "--needs", str(needs))
+def serving(env: dict[str, str], log: Path, timeout: float) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`partnermatch serve` with `env` on a free port, ready, until the block ends; yields (url, process)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = home / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([str(PARTNERMATCH), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
             _wait_ready(url, proc, log, timeout)
-            yield LiveServer(url, env, log)
+            yield url, proc
         finally:
             proc.terminate()
             try:
@@ -113,3 +109,15 @@ def live_server(home: Path, *, profiles: Path, needs: Path, encoder: str = "hash
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+@contextmanager
+def live_server(home: Path, *, profiles: Path, needs: Path, encoder: str = "hashing",
+                timeout: float = 120.0) -> Iterator[LiveServer]:
+    """Ingest `profiles` and `needs` into `home`, then serve it on a free port until the block ends."""
+    env = environment(home, encoder)
+    home.mkdir(parents=True, exist_ok=True)
+    cli(env, "ingest", "--profiles", str(profiles), "--needs", str(needs))
+    log = home / "server.log"
+    with serving(env, log, timeout) as (url, _):
+        yield LiveServer(url, env, log)
