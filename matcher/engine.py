@@ -4,18 +4,23 @@ Usable as a library with no server or database: give it an Encoder and records.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from matcher.areas import AreaDetector, AreaHit
+from matcher.areas import AreaDetector, AreaHit, Evidence
 from matcher.candidates import SideArrays, shortlist, top_lexical
 from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
@@ -77,8 +82,41 @@ class Analysed:
 
 
 @dataclass(frozen=True)
+class TextAnalysis:
+    """What analysis derives from a text apart from its vector: language, areas, lexical terms.
+
+    It costs ~2 ms a record (language detection, vocabulary matching, stemming), so that
+    loading 100k records took minutes; the service keeps it in a cache (see
+    service/analysis_cache.py) under `MatchEngine.analysis_fingerprint()`.
+    """
+
+    language: str
+    areas: dict[str, AreaHit]
+    terms: list[str]
+
+    def to_json(self) -> str:
+        """Compact JSON: language, areas as [area, strength, [[phrase, start, end, term, method, weight]]], terms.
+
+        Terms (stems, never containing a space) are one space-separated string: splitting it
+        back is several times faster than parsing a JSON list of hundreds of strings.
+        """
+        areas = [[h.area, h.strength, [[e.phrase, e.start, e.end, e.term, e.method, e.weight] for e in h.evidence]]
+                 for h in self.areas.values()]
+        return json.dumps({"language": self.language, "areas": areas, "terms": " ".join(self.terms)},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> TextAnalysis:
+        """The analysis `to_json` wrote (areas keep their order, terms are interned again)."""
+        data = json.loads(raw)
+        areas = {a: AreaHit(a, strength, tuple(Evidence(*e) for e in evidence))
+                 for a, strength, evidence in data["areas"]}
+        return cls(data["language"], areas, [sys.intern(t) for t in data["terms"].split()])
+
+
+@dataclass(frozen=True)
 class AnalysisRequest:
-    """What `analyse_many` needs to know about one text."""
+    """What `analyse_many` needs to know about one text; `analysis` and `vector` skip recomputing them."""
 
     side: Side
     record_id: str
@@ -87,6 +125,7 @@ class AnalysisRequest:
     declared: tuple[str, ...] = ()
     record: Need | Profile | None = None
     vector: NDArray[np.float32] | None = None
+    analysis: TextAnalysis | None = None
 
 
 @dataclass
@@ -138,6 +177,39 @@ class MatchEngine:
                 chunks.append(gloss)
         return chunks
 
+    def text_analysis(self, text: str, language: str | None = None, declared: Sequence[str] = ()) -> TextAnalysis:
+        """Language (`language` when given, else detected), areas and lexical terms of `text`."""
+        return TextAnalysis(language or detect_language(text), self.detector.detect(text, declared=list(declared)),
+                            lexical_terms(text))
+
+    def analysis_fingerprint(self) -> str:
+        """Changes whenever `text_analysis` of some text could: its code, vocabulary, settings or libraries.
+
+        The code is part of it (the source of matcher/areas.py and matcher/text.py), so a
+        change to detection or stemming invalidates cached analyses without anyone having
+        to remember a version number.
+        """
+        from importlib.metadata import PackageNotFoundError, version
+
+        import matcher.areas
+        import matcher.text
+
+        d = self.detector
+        h = hashlib.sha256()
+        for module in (matcher.areas, matcher.text):
+            h.update(Path(module.__file__ or "").read_bytes())
+        # Language detection, stemming and stop words come from these.
+        for package in ("lingua-language-detector", "snowballstemmer", "PyStemmer", "bm25s"):
+            try:
+                h.update(f"{package}={version(package)}".encode())
+            except PackageNotFoundError:
+                h.update(f"{package} absent".encode())
+        vocabulary = dataclasses.asdict(d.vocabulary) if d.vocabulary is not None else None
+        h.update(json.dumps({"vocabulary": vocabulary, "semantic_threshold": d.semantic_threshold,
+                             "window_slack": d.window_slack, "encoder": d.encoder.name if d.encoder else None},
+                            sort_keys=True).encode())
+        return h.hexdigest()
+
     def analyse(self, side: Side, record_id: str, text: str, language: str | None = None,
                 declared: Sequence[str] = (), record: Need | Profile | None = None,
                 vector: NDArray[np.float32] | None = None) -> Analysed:
@@ -151,10 +223,9 @@ class MatchEngine:
         for req in requests:
             if not req.text.strip():
                 raise InvalidInputError("field 'description' (or 'text'): must not be empty")
-            lang = req.language or detect_language(req.text)
-            areas = self.detector.detect(req.text, declared=list(req.declared))
+            found = req.analysis or self.text_analysis(req.text, req.language, req.declared)
             vector = req.vector if req.vector is not None else np.zeros(0, dtype=np.float32)
-            out.append(Analysed(req.record_id, req.side, req.text, lang, areas, vector, lexical_terms(req.text),
+            out.append(Analysed(req.record_id, req.side, req.text, found.language, found.areas, vector, found.terms,
                                 req.record))
         todo = [a for a in out if a.vector.size == 0]
         for start in range(0, len(todo), batch):

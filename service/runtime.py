@@ -11,19 +11,20 @@ import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from matcher.areas import AreaDetector
 from matcher.encoder import Encoder
-from matcher.engine import Analysed, AnalysisRequest, MatchEngine
+from matcher.engine import Analysed, AnalysisRequest, MatchEngine, TextAnalysis
 from matcher.errors import InvalidInputError, PartnermatchError, SnapshotError
 from matcher.schema import Need, Profile
 from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
 from matcher.text import detect_language, sentences
 from models.encoders import CachedEncoder, make_encoder
+from service.analysis_cache import AnalysisCache
 from service.models import DecisionRow, utcnow
 from service.results import ResultCache
 from service.settings import Settings
@@ -53,6 +54,7 @@ class Runtime:
     _snapshots: DebouncedSnapshots | None = field(init=False, default=None)
     _purge_pending: bool = field(init=False, default=False)
     _results: ResultCache = field(init=False)
+    analyses: AnalysisCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ class Runtime:
         self.encoder = CachedEncoder(inner, self.settings.cache_path)
         detector = self.detector or AreaDetector().fit()
         self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind)
+        self.analyses = AnalysisCache(self.settings.analysis_cache_path, self.engine.analysis_fingerprint())
         self._results = ResultCache(self.settings.match_cache_bytes)
 
     # ---- loading ----------------------------------------------------------------------
@@ -99,7 +102,7 @@ class Runtime:
                 # than re-adding (an HNSW graph of 100k vectors takes a minute to rebuild).
                 for side, index in indexes.items():
                     self.engine.replace_index(side, index)  # type: ignore[arg-type]
-            self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot")
+            self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot", cached=True)
             if how == "rebuilt":
                 self.write_snapshot()
             else:
@@ -123,20 +126,32 @@ class Runtime:
 
     def _analyse_into_engine(self, profiles: Sequence[Profile], needs: Sequence[Need],
                              vectors: dict[str, dict[str, Any]], progress: Progress | None,
-                             indexed: bool = False) -> None:
+                             indexed: bool = False, cached: bool = False) -> None:
+        """Analyse records into the engine, saving their analyses in the cache.
+
+        `cached` (on load) first reads analyses from the cache, then drops the entries no
+        record used. Ingest does not read it: new records are rarely there.
+        """
         requests = [AnalysisRequest("profile", p.id, p.description, None, tuple(p.clinical_areas), p,
                                     vectors["profile"].get(p.id)) for p in profiles]
         requests += [AnalysisRequest("need", n.id, n.description, n.language, tuple(n.clinical_areas), n,
                                      vectors["need"].get(n.id)) for n in needs]
+        keys = [self.analyses.key(r.text, r.language, r.declared) for r in requests]
         for start in range(0, len(requests), 256):
-            chunk = requests[start:start + 256]
+            chunk, chunk_keys = requests[start:start + 256], keys[start:start + 256]
+            held = self.analyses.get_many(chunk_keys) if cached else {}
+            chunk = [replace(r, analysis=held.get(k)) for r, k in zip(chunk, chunk_keys, strict=True)]
             done = self.engine.analyse_many(chunk)
+            self.analyses.put_many([(k, a.text, TextAnalysis(a.language, a.areas, a.terms))
+                                    for k, a, r in zip(chunk_keys, done, chunk, strict=True) if r.analysis is None])
             # A record the loaded index lacks (it should hold them all) is indexed as usual.
             present = [indexed and vectors[a.side].get(a.id) is not None for a in done]
             self.engine.add([a for a, p in zip(done, present, strict=True) if p], indexed=True)
             self.engine.add([a for a, p in zip(done, present, strict=True) if not p])
             if progress:
                 progress(len(chunk))
+        if cached:
+            self.analyses.retain(keys)
 
     def write_snapshot(self) -> str:
         """Save the engine's indexes as the new current snapshot."""
@@ -286,8 +301,17 @@ class Runtime:
             return rows
 
     def forget_text(self, text: str, language: str | None = None, declared: Sequence[str] = ()) -> int:
-        """Purge the embedding cache of every text the engine derives from `text`; return rows removed."""
-        if not isinstance(self.encoder, CachedEncoder) or not text.strip():
+        """Purge the analysis and embedding caches of `text` and every text the engine derives from it.
+
+        Returns the embedding rows removed.
+        """
+        if not text.strip():
+            return 0
+        try:
+            self.analyses.forget_text(text)
+        except sqlite3.Error as exc:
+            log.error("could not purge the analysis cache (%s)", type(exc).__name__)
+        if not isinstance(self.encoder, CachedEncoder):
             return 0
         try:
             lang = language or detect_language(text)

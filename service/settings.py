@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         """The embedding cache file."""
         return self.home / "cache" / f"embeddings-{self.encoder}.sqlite"
 
+    @property
+    def analysis_cache_path(self) -> Path:
+        """The text-analysis cache file (language, areas, lexical terms; see service/analysis_cache.py)."""
+        return self.home / "cache" / "analyses.sqlite"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

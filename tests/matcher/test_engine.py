@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from matcher.engine import MatchEngine
+from matcher.engine import MatchEngine, TextAnalysis
 from matcher.errors import InvalidInputError, NotFoundError
 from matcher.schema import Need, Profile
 from models.encoders import HashingEncoder
@@ -127,3 +127,11 @@ def test_matcher_imports_no_web_database_or_torch_module() -> None:
             " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_text_analysis_survives_json_with_evidence_and_accents(hashing_engine: MatchEngine) -> None:
+    engine = hashing_engine
+    text = "Nous voulons créer une unité neurovasculaire (AVC) et former nos infirmières à la dysphagie."
+    found = engine.text_analysis(text, None, ("stroke",))
+    assert found.language == "fr" and found.areas["stroke"].evidence
+    assert TextAnalysis.from_json(found.to_json()) == found

@@ -158,6 +158,9 @@ def test_withdrawal_erases_text_index_cache_and_old_snapshots(client: TestClient
     client.get(f"{API}/profiles/p-stroke/matches", headers=bearer(keys.partner))
     assert cached(runtime, text) > 0
     runtime.close()  # write the pending snapshot: it holds the need
+    runtime.load()  # a restart puts the need's analysis (its stems and phrases) in the analysis cache
+    analysis_key = runtime.analyses.key(text, "en", ())
+    assert analysis_key in runtime.analyses.get_many([analysis_key])
     r = client.delete(f"{API}/needs/{nid}", headers=bearer(keys.submitter))
     assert r.status_code == 200
     assert (r.json()["status"], r.json()["description"], r.json()["detected_areas"]) == ("withdrawn", None, [])
@@ -167,6 +170,7 @@ def test_withdrawal_erases_text_index_cache_and_old_snapshots(client: TestClient
     assert runtime.engine.lexical("need").terms(nid) == []
     assert runtime.engine.index("need").vector(nid) is None
     assert cached(runtime, text) == 0
+    assert runtime.analyses.get_many([analysis_key]) == {}
     runtime.close()  # the next snapshot is written, and older ones are deleted
     snaps = [p for p in (runtime.settings.index_dir / "snapshots").iterdir() if not p.name.startswith(".tmp")]
     assert [p.name for p in snaps] == [runtime.snapshot_name]

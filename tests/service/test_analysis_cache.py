@@ -1,0 +1,56 @@
+"""The text-analysis cache: a restart reads analyses instead of redoing them, and gives the same engine."""
+from __future__ import annotations
+
+import sqlite3
+
+from api_helpers import make_runtime
+
+from matcher.areas import AreaDetector
+from matcher.engine import MatchEngine
+from matcher.schema import Need, Profile
+from service.runtime import Runtime
+from service.settings import Settings
+
+
+def _state(engine: MatchEngine) -> dict[tuple[str, str], tuple[str, dict, list[str]]]:
+    return {(side, i): (a.language, a.areas, a.terms) for side in ("need", "profile") for i in engine.ids(side)
+            if (a := engine.get(side, i)) is not None}
+
+
+def _rows(settings: Settings) -> int:
+    with sqlite3.connect(settings.analysis_cache_path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM analyses").fetchone()[0])
+
+
+def test_restart_reads_every_analysis_from_the_cache_and_matches_alike(runtime: Runtime, api_settings: Settings,
+                                                                      detector: AreaDetector) -> None:
+    before = _state(runtime.engine)
+    ranked = runtime.engine.match_need("n-stroke-fr", top=5)
+    restarted = make_runtime(api_settings, detector)
+    assert restarted.load() == "snapshot"
+    assert (restarted.analyses.hits, restarted.analyses.misses) == (len(before), 0)
+    assert _state(restarted.engine) == before
+    assert restarted.engine.match_need("n-stroke-fr", top=5) == ranked
+
+
+def test_changed_detection_is_a_miss_and_load_drops_the_old_entries(runtime: Runtime, api_settings: Settings,
+                                                                    fixture_profiles: list[Profile],
+                                                                    fixture_needs: list[Need]) -> None:
+    n = len(fixture_profiles) + len(fixture_needs)
+    assert _rows(api_settings) == n
+    other = make_runtime(api_settings, AreaDetector(window_slack=3).fit())
+    assert other.analyses.fingerprint != runtime.analyses.fingerprint
+    other.load()
+    assert (other.analyses.hits, other.analyses.misses) == (0, n)
+    assert _rows(api_settings) == n  # the new entries replaced, not joined, the old ones
+
+
+def test_an_unreadable_entry_is_analysed_afresh(runtime: Runtime, api_settings: Settings,
+                                                detector: AreaDetector) -> None:
+    before = _state(runtime.engine)
+    with sqlite3.connect(api_settings.analysis_cache_path) as db:
+        db.execute("UPDATE analyses SET value = x'00ff' WHERE rowid = (SELECT MIN(rowid) FROM analyses)")
+    restarted = make_runtime(api_settings, detector)
+    restarted.load()
+    assert (restarted.analyses.hits, restarted.analyses.misses) == (len(before) - 1, 1)
+    assert _state(restarted.engine) == before
