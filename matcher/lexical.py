@@ -87,13 +87,18 @@ def _bm25_scores(retriever: Any, query_terms: list[str]) -> NDArray[np.float64]:
     bm25s adds each query token's posting list with `np.add.at`, one token at a time; the
     same sum as (documents x tokens) @ (token counts) is 3x faster at 100k records (32 ->
     11 ms per query of ~200 stems). Only the float32 summation order differs.
+
+    Only the query's token columns enter the product: a CSC product walks every stored
+    score, zero count or not (10k profiles: 1.4 ms a query, 0.4-0.55 ms on the query's
+    columns). Kept in column order, each document's sum adds the same terms in the same
+    order, so the scores are the same bit for bit.
     """
     matrix = _score_matrix(retriever)
     ids = [retriever.vocab_dict[t] for t in query_terms if t in retriever.vocab_dict]
     if not ids:
         return np.zeros(matrix.shape[0], dtype=np.float64)
-    counts = np.bincount(np.asarray(ids), minlength=matrix.shape[1]).astype(matrix.dtype)
-    scores = np.asarray(matrix @ counts)
+    columns, counts = np.unique(np.asarray(ids), return_counts=True)  # sorted: the full product's order
+    scores = np.asarray(matrix[:, columns] @ counts.astype(matrix.dtype))
     if retriever.nonoccurrence_array is not None:
         scores = scores + retriever.nonoccurrence_array[np.asarray(ids)].sum()
     out: NDArray[np.float64] = scores.astype(np.float64)
