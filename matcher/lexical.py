@@ -56,7 +56,12 @@ class BM25Lexical:
                 logging.getLogger("bm25s").setLevel(logging.WARNING)
                 self._ids = sorted(self._terms)
                 retriever = bm25s.BM25(k1=self.k1, b=self.b)
-                retriever.index([self._terms[i] or ["\x00"] for i in self._ids], show_progress=False)
+                docs = [self._terms[i] or ["\x00"] for i in self._ids]
+                # Given tokens, bm25s numbers them in set order, which follows the string hash
+                # seed: float32 sums then add in another order in each process, and a score
+                # could change by 1e-4 across restarts. A sorted vocabulary fixes the order.
+                vocab = {t: n for n, t in enumerate(sorted({t for d in docs for t in d}))}
+                retriever.index(([[vocab[t] for t in d] for d in docs], vocab), show_progress=False)
                 self._retriever = retriever
             return self._retriever
 

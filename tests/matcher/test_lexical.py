@@ -1,6 +1,10 @@
 """BM25 scoring: the query-columns product gives the same scores as the full matrix product."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from matcher.lexical import BM25Lexical, _score_matrix
@@ -43,3 +47,13 @@ def test_terms_the_index_never_saw_score_zero() -> None:
     lexical.add(list(TEXTS), list(TEXTS.values()))
     _, scores = lexical.score_array(["zzzunknown"])
     assert np.array_equal(scores, np.zeros(len(TEXTS)))
+
+
+def test_scores_are_the_same_whatever_the_string_hash_seed() -> None:
+    """bm25s numbered tokens in set order (hash-seed dependent), which reordered float32 sums per process."""
+    code = ("from matcher.lexical import BM25Lexical; from matcher.text import lexical_terms; "
+            f"texts = {TEXTS!r}; lex = BM25Lexical(); lex.add(list(texts), list(texts.values())); "
+            "print(lex.score_array(lexical_terms('stroke nurses dialysis training oxygen kidney'))[1].tobytes().hex())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(runs) == 1
