@@ -1,13 +1,15 @@
-"""The pieces under the API: store versions under concurrency, the rate limiter, debounced snapshots."""
+"""The pieces under the API: the store (versions, content hash), the rate limiter, debounced snapshots."""
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from matcher.schema import Need
+from matcher.schema import Need, Profile
 from service.ratelimit import SlidingWindowLimiter
 from service.runtime import Runtime
 from service.snapshotter import DebouncedSnapshots
+from service.store import Store
 
 
 def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) -> None:
@@ -18,6 +20,26 @@ def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) ->
         versions = list(pool.map(runtime.store.save_need, needs))
     assert sorted(versions) == list(range(start + 1, start + 25))
     assert runtime.store.version() == start + 24
+
+
+def test_content_hash_covers_profiles_and_open_needs_and_keeps_its_value(database_url: str | None,
+                                                                         tmp_path: Path) -> None:
+    store = Store(database_url or f"sqlite:///{tmp_path}/store.sqlite").migrate()
+    store.upsert(
+        [Profile(id="p-b", name="Stroke Unit", kind="nhs_trust", region="Leeds", languages=["en", "fr"],
+                 description="Acute stroke care and rehabilitation.", capacity=2, countries_of_experience=["GH"],
+                 modalities=["training_courses"], clinical_areas=["stroke"]),
+         Profile(id="p-a", name="Midwives", kind="university", description="Obstetric emergencies training.",
+                 languages=["en"], capacity=1)],
+        [Need(id="n-2", institution="Korle Bu", country="GH", language="en", description="We need a stroke unit.",
+              clinical_areas=["stroke"]),
+         Need(id="n-1", institution="Dakar", country="SN", language="fr",
+              description="Soins obstétricaux d'urgence.")])
+    store.withdraw_need("n-1")
+    # The value the list-based hash gave (sha256 of each profile's, then each open need's,
+    # model_dump_json by id): snapshot manifests written before must still match.
+    assert store.content_hash() == "6777fd5c0cad646a882a6be8b6cffc30d428301a32d6f665896c91d29ec6b339"
+    store.engine.dispose()
 
 
 def test_sliding_window_allows_the_limit_then_says_when_to_retry() -> None:
