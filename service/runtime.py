@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from service.models import DecisionRow, utcnow
 from service.results import ResultCache
 from service.settings import Settings
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store
+from service.store import Store, records_hash
 
 log = logging.getLogger("partnermatch")
 Progress = Callable[[int], None]
@@ -68,12 +69,12 @@ class Runtime:
         self._results = ResultCache(self.settings.match_cache_bytes)
 
     # ---- loading ----------------------------------------------------------------------
-    def meta(self) -> dict[str, Any]:
-        """What a snapshot must agree with to be reused."""
+    def meta(self, content_hash: str | None = None) -> dict[str, Any]:
+        """What a snapshot must agree with to be reused (`content_hash`: the store's, when already known)."""
         assert self.encoder is not None
         return {"model": self.encoder.name, "dimension": self.encoder.dimension,
                 "index_kind": self.settings.index_kind, "semantic_areas": self.settings.semantic_areas,
-                "content_hash": self.store.content_hash()}
+                "content_hash": content_hash or self.store.content_hash()}
 
     def load(self, progress: Progress | None = None) -> str:
         """Fill the engine from the store, reusing the snapshot's vectors when it matches; return how."""
@@ -81,7 +82,7 @@ class Runtime:
             self._results.clear()
             version = self.store.version()
             profiles, needs = self.store.profiles(), self.store.needs()
-            meta = self.meta()
+            meta = self.meta(records_hash(chain(profiles, needs)))  # not a second read of the store
             manifest = read_manifest(self.settings.index_dir)
             vectors: dict[str, dict[str, Any]] = {"need": {}, "profile": {}}
             how = "rebuilt"
@@ -104,7 +105,7 @@ class Runtime:
                     self.engine.replace_index(side, index)  # type: ignore[arg-type]
             self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot", cached=True)
             if how == "rebuilt":
-                self.write_snapshot()
+                self.write_snapshot(meta)
             else:
                 self.snapshot_name = manifest["name"] if manifest else None
             self.loaded_version = version
@@ -153,11 +154,11 @@ class Runtime:
         if cached:
             self.analyses.retain(keys)
 
-    def write_snapshot(self) -> str:
-        """Save the engine's indexes as the new current snapshot."""
+    def write_snapshot(self, meta: dict[str, Any] | None = None) -> str:
+        """Save the engine's indexes as the new current snapshot (`meta`: `self.meta()` when already known)."""
         with self._lock:
             indexes = {"need": self.engine.index("need"), "profile": self.engine.index("profile")}
-            self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, self.meta())
+            self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, meta or self.meta())
             return self.snapshot_name
 
     def refresh_if_stale(self) -> bool:

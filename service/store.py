@@ -6,7 +6,7 @@ the store version in the same transaction, so other processes can notice it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
@@ -164,10 +164,7 @@ class Store:
         Records are streamed, not listed: listing them raised the peak RSS of a 100k-profile
         ingest by ~570 MiB.
         """
-        h = hashlib.sha256()
-        for record in chain(self._iter_profiles(), self._iter_needs()):
-            h.update(record.model_dump_json().encode())
-        return h.hexdigest()
+        return records_hash(chain(self._iter_profiles(), self._iter_needs()))
 
     # ---- decisions ------------------------------------------------------------------
     def accepted_counts(self) -> dict[str, int]:
@@ -318,6 +315,14 @@ def _upsert_need(s: Session, n: Need) -> None:
     row.status = "open"
     row.updated_at = utcnow()
     s.add(row)
+
+
+def records_hash(records: Iterable[Profile | Need]) -> str:
+    """SHA-256 over each record's JSON in turn: `Store.content_hash` of profiles then open needs, by id."""
+    h = hashlib.sha256()
+    for record in records:
+        h.update(record.model_dump_json().encode())
+    return h.hexdigest()
 
 
 def profile_from_row(r: ProfileRow) -> Profile:
