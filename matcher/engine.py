@@ -217,8 +217,10 @@ class MatchEngine:
         return self.analyse_many([AnalysisRequest(side, record_id, text, language, tuple(declared), record,
                                                   vector)])[0]
 
-    def analyse_many(self, requests: Sequence[AnalysisRequest], batch: int = 256) -> list[Analysed]:
-        """Analyse many texts, encoding the passages of all that need it in large batches."""
+    def analyse_many(self, requests: Sequence[AnalysisRequest], batch: int = 256,
+                     encoder: Encoder | None = None) -> list[Analysed]:
+        """Analyse many texts, encoding the passages of all that need it in large batches (with `encoder` if given)."""
+        encoder = encoder or self.encoder
         out: list[Analysed] = []
         for req in requests:
             if not req.text.strip():
@@ -235,7 +237,7 @@ class MatchEngine:
                 if not group:
                     continue
                 pieces = [self.embedding_text(a.text, a.areas, a.language) for a in group]
-                vectors = self.encoder.encode([p for ps in pieces for p in ps], kind=kind)
+                vectors = encoder.encode([p for ps in pieces for p in ps], kind=kind)
                 pos = 0
                 for a, ps in zip(group, pieces, strict=True):
                     mean = vectors[pos:pos + len(ps)].mean(axis=0)
@@ -509,7 +511,7 @@ class MatchEngine:
         return self._rank(profile, "need", top, explain)
 
     def match_text(self, text: str, top: int = 10, language: str | None = None,
-                   explain: bool = True) -> list[dict[str, Any]]:
-        """Ranked profiles for an ad-hoc needs statement."""
-        query = self.analyse("need", "<text>", text, language)
+                   explain: bool = True, encoder: Encoder | None = None) -> list[dict[str, Any]]:
+        """Ranked profiles for an ad-hoc needs statement; `encoder` encodes it instead (one that keeps nothing)."""
+        query = self.analyse_many([AnalysisRequest("need", "<text>", text, language)], encoder=encoder)[0]
         return self._rank(query, "profile", top, explain)

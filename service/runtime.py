@@ -325,12 +325,14 @@ class Runtime:
             return 0
 
     def match_text_private(self, text: str, top: int, language: str | None = None) -> list[dict[str, Any]]:
-        """Rank profiles for an ad-hoc statement, then drop its embeddings from the cache."""
-        try:
-            with self.reading() as engine:
-                return engine.match_text(text, top, language)
-        finally:
-            self.forget_text(text, language)
+        """Rank profiles for an ad-hoc statement, encoded past the embedding cache: nothing of it is kept.
+
+        (It used to be cached, then deleted: two SQLite commits per request, and the delete
+        also took the vectors of a stored need that had the same text.)
+        """
+        encoder = self.encoder.inner if isinstance(self.encoder, CachedEncoder) else self.encoder
+        with self.reading() as engine:
+            return engine.match_text(text, top, language, encoder=encoder)
 
     # ---- freshness and snapshots -------------------------------------------------------------
     def ensure_fresh(self) -> None:

@@ -28,13 +28,19 @@ def test_need_matches_for_owner_staff_and_admin(client: TestClient, keys: Keys) 
 
 def test_adhoc_text_is_ranked_for_any_role_and_not_kept(client: TestClient, keys: Keys, runtime: Runtime) -> None:
     text = "Notre maternité perd des mères par hémorragie du post-partum; formez nos sages-femmes."
+    enc = runtime.encoder
+    rows = enc._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]  # type: ignore[union-attr]
     for key in (keys.submitter, keys.partner, keys.staff, keys.admin):
         r = client.post(f"{API}/match", headers=bearer(key), json={"text": text, "top": 3})
         assert r.status_code == 200
         assert r.json()["matches"][0]["profile_id"] == "p-maternity"
-    enc = runtime.encoder
-    assert enc._db.execute("SELECT COUNT(*) FROM vectors WHERE key = ?",  # type: ignore[union-attr]
-                           (enc._key(text, "query"),)).fetchone()[0] == 0  # type: ignore[union-attr]
+    assert enc._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == rows  # type: ignore[union-attr]
+    # The text of a stored need, matched ad hoc, leaves that need's cached vectors alone.
+    stored = runtime.engine.get("need", "n-stroke-en")
+    assert stored is not None
+    key_of = enc._key(runtime.engine.embedding_text(stored.text, stored.areas, stored.language)[0], "query")  # type: ignore[union-attr]
+    assert client.post(f"{API}/match", headers=bearer(keys.staff), json={"text": stored.text}).status_code == 200
+    assert enc._db.execute("SELECT COUNT(*) FROM vectors WHERE key = ?", (key_of,)).fetchone()[0] == 1  # type: ignore[union-attr]
     assert client.post(f"{API}/match", json={"text": text}).status_code == 401
     for body, field in [({"text": ""}, "text"), ({"text": text, "top": 0}, "top"), ({"txt": text}, "text"),
                         ({"text": "y" * 4001}, "text"), ({"text": text, "language": "xx"}, "language")]:
