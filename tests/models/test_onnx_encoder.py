@@ -82,3 +82,19 @@ def test_make_encoder_offers_both_onnx_variants_cached_under_home(tmp_path: Path
     assert fp32.cache_dir == default_cache_dir(tmp_path) == tmp_path / "models" / "onnx" / "all-MiniLM-L6-v2"
     with pytest.raises(ValueError, match="unknown ONNX variant"):
         OnnxEncoder("fp16")  # type: ignore[arg-type]
+
+
+def test_batches_are_longest_first_and_never_padded_past_half_again() -> None:
+    enc = OnnxEncoder("int8", batch_size=2)
+    assert enc._batches([256, 31, 250, 10, 240, 12]) == [[0, 2], [4], [1], [5, 3]]
+
+
+def test_a_text_encodes_the_same_alone_or_beside_a_longer_one(onnx_dir: Path) -> None:
+    """fp32 ignores padding, so the batching cannot move a vector; and the file's own 128-token padding is off."""
+    enc = OnnxEncoder("fp32", cache_dir=onnx_dir)
+    long_text = " ".join(TEXTS[:3] * 6)
+    together = enc.encode([long_text, TEXTS[0]])
+    alone = enc.encode([TEXTS[0]])
+    assert float(together[1] @ alone[0]) > 0.99999
+    _, tokenizer = enc._load()
+    assert len(tokenizer.encode(TEXTS[3]).ids) < 8 and len(tokenizer.encode(long_text * 3).ids) == 256
