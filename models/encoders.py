@@ -6,6 +6,7 @@ model hub (HF_HUB_OFFLINE is forced on before sentence-transformers is imported)
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -139,9 +140,18 @@ class CachedEncoder:
         self.misses = 0
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
-        self._db.commit()
+        try:
+            self._db = self._open(str(path))
+        except sqlite3.DatabaseError as exc:  # not a SQLite file, or unwritable: encode afresh each start
+            logging.getLogger(__name__).warning("embedding cache %s unusable (%s); caching in memory only", path, exc)
+            self._db = self._open(":memory:")
+
+    @staticmethod
+    def _open(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False)
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        db.commit()
+        return db
 
     def _key(self, text: str, kind: str) -> str:
         return hashlib.sha256(f"{self.name}\x00{kind}\x00{text}".encode()).hexdigest()

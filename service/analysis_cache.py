@@ -40,13 +40,22 @@ class AnalysisCache:
         self.misses = 0
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA secure_delete=ON")  # forgotten text is overwritten, not just unlinked
-        self._db.execute("CREATE TABLE IF NOT EXISTS analyses "
-                         "(key TEXT PRIMARY KEY, text_hash TEXT NOT NULL, value BLOB NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS analyses_text ON analyses (text_hash)")
-        self._db.commit()
+        try:
+            self._db = self._open(str(path))
+        except sqlite3.DatabaseError as exc:  # not a SQLite file, or unwritable: analyse afresh each start
+            log.warning("analysis cache %s unusable (%s); keeping analyses in memory only", path, exc)
+            self._db = self._open(":memory:")
+
+    @staticmethod
+    def _open(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA secure_delete=ON")  # forgotten text is overwritten, not just unlinked
+        db.execute("CREATE TABLE IF NOT EXISTS analyses "
+                   "(key TEXT PRIMARY KEY, text_hash TEXT NOT NULL, value BLOB NOT NULL)")
+        db.execute("CREATE INDEX IF NOT EXISTS analyses_text ON analyses (text_hash)")
+        db.commit()
+        return db
 
     @staticmethod
     def _text_hash(text: str) -> str:

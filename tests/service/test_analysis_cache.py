@@ -54,3 +54,14 @@ def test_an_unreadable_entry_is_analysed_afresh(runtime: Runtime, api_settings: 
     restarted.load()
     assert (restarted.analyses.hits, restarted.analyses.misses) == (len(before) - 1, 1)
     assert _state(restarted.engine) == before
+
+
+def test_cache_files_that_are_not_sqlite_are_bypassed_not_fatal(runtime: Runtime, api_settings: Settings,
+                                                                 detector: AreaDetector) -> None:
+    before = _state(runtime.engine)
+    runtime.analyses.close()
+    for path in (api_settings.analysis_cache_path, api_settings.cache_path):  # analyses and embeddings
+        path.write_bytes(b"this is not a database" * 100)
+    restarted = make_runtime(api_settings, detector)
+    restarted.load()
+    assert restarted.analyses.hits == 0 and _state(restarted.engine) == before
