@@ -30,6 +30,7 @@ from corpus import needs as generate_needs
 from pool import Pool, build_pool
 
 from matcher.engine import Analysed, AnalysisRequest, MatchEngine
+from models.encoders import uncached
 
 TOP = 10
 
@@ -79,14 +80,9 @@ def time_stored(engine: MatchEngine, need_ids: list[str]) -> tuple[list[float], 
     return secs, ranked
 
 
-def _uncached(engine: MatchEngine) -> Any:
-    """The encoder under the embedding cache: ad-hoc text is encoded past it, as the service does."""
-    return getattr(engine.encoder, "inner", engine.encoder)
-
-
 def time_adhoc(engine: MatchEngine, texts: list[str]) -> list[float]:
     """Seconds per ad-hoc match (analysis, encoding, ranking, explanations)."""
-    encoder = _uncached(engine)
+    encoder = uncached(engine.encoder)  # past the embedding cache, as the service does
     engine.match_text(texts[0], top=TOP, encoder=encoder)
     out = []
     for t in texts[1:]:
@@ -104,7 +100,7 @@ def time_model(engine: MatchEngine, texts: list[str]) -> list[float]:
     for a in analysed[1:]:
         chunks = engine.embedding_text(a.text, a.areas, a.language)
         start = time.perf_counter()
-        _uncached(engine).encode(chunks, kind="query")
+        uncached(engine.encoder).encode(chunks, kind="query")
         out.append(time.perf_counter() - start)
     return out
 

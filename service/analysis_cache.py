@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matcher.engine import TextAnalysis
+from models.sqlite_cache import by_keys, open_cache
 
 log = logging.getLogger(__name__)
-CHUNK = 500  # keys per SQL statement, below SQLite's bound-parameter limit
 
 
 class AnalysisCache:
@@ -39,23 +39,12 @@ class AnalysisCache:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = self._open(str(path))
-        except sqlite3.DatabaseError as exc:  # not a SQLite file, or unwritable: analyse afresh each start
-            log.warning("analysis cache %s unusable (%s); keeping analyses in memory only", path, exc)
-            self._db = self._open(":memory:")
-
-    @staticmethod
-    def _open(target: str) -> sqlite3.Connection:
-        db = sqlite3.connect(target, check_same_thread=False, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA secure_delete=ON")  # forgotten text is overwritten, not just unlinked
-        db.execute("CREATE TABLE IF NOT EXISTS analyses "
-                   "(key TEXT PRIMARY KEY, text_hash TEXT NOT NULL, value BLOB NOT NULL)")
-        db.execute("CREATE INDEX IF NOT EXISTS analyses_text ON analyses (text_hash)")
-        db.commit()
-        return db
+        self._db = open_cache(path, [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA secure_delete=ON",  # forgotten text is overwritten, not just unlinked
+            "CREATE TABLE IF NOT EXISTS analyses (key TEXT PRIMARY KEY, text_hash TEXT NOT NULL, value BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS analyses_text ON analyses (text_hash)",
+        ], "analysis cache", timeout=30)
 
     @staticmethod
     def _text_hash(text: str) -> str:
@@ -71,10 +60,8 @@ class AnalysisCache:
         raw: dict[str, bytes] = {}
         try:
             with self._lock:
-                for i in range(0, len(keys), CHUNK):
-                    chunk = keys[i:i + CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    raw.update(self._db.execute(f"SELECT key, value FROM analyses WHERE key IN ({marks})", chunk))
+                for rows in by_keys(self._db, "SELECT key, value FROM analyses WHERE key IN ({marks})", keys):
+                    raw.update(rows)
         except sqlite3.Error as exc:
             log.warning("analysis cache %s unreadable, analysing afresh: %s", self.path, exc)
             raw = {}

@@ -24,7 +24,7 @@ from matcher.errors import InvalidInputError, PartnermatchError, SnapshotError
 from matcher.schema import Need, Profile
 from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
 from matcher.text import detect_language, sentences
-from models.encoders import CachedEncoder, make_encoder
+from models.encoders import CachedEncoder, make_encoder, uncached
 from service.analysis_cache import AnalysisCache
 from service.models import DecisionRow, utcnow
 from service.results import ResultCache
@@ -330,9 +330,9 @@ class Runtime:
         (It used to be cached, then deleted: two SQLite commits per request, and the delete
         also took the vectors of a stored need that had the same text.)
         """
-        encoder = self.encoder.inner if isinstance(self.encoder, CachedEncoder) else self.encoder
+        assert self.encoder is not None
         with self.reading() as engine:
-            return engine.match_text(text, top, language, encoder=encoder)
+            return engine.match_text(text, top, language, encoder=uncached(self.encoder))
 
     # ---- freshness and snapshots -------------------------------------------------------------
     def ensure_fresh(self) -> None:
