@@ -6,6 +6,7 @@ examples follow the schema; negative ones break it and must get a 4xx, never a 5
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ pytestmark = pytest.mark.slow
 
 
 def _cases() -> list[tuple[str, GenerationMode]]:
-    """('METHOD /path', mode) for every operation in the app's schema (building the app touches no disk).
+    """('METHOD /path', mode) for every operation in the app's schema.
 
+    Building the app writes the web session secret under home, so home is a throwaway
+    directory (it once was a relative path, and the secret it made got committed).
     An operation with no parameters, body or security has no schema to break: positive only.
     """
-    spec = create_app(Settings(home=Path("unused"), encoder="hashing")).openapi()
+    with tempfile.TemporaryDirectory() as home:
+        spec = create_app(Settings(home=Path(home), encoder="hashing")).openapi()
     cases = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
