@@ -3,13 +3,13 @@ request body size limit (413, by Content-Length or while the body streams in).
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.engine import Side
@@ -81,7 +81,7 @@ class MetricsMiddleware:
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
+    payload = JSONResponse(body).body  # rendered as every other error is (compact, UTF-8)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})

@@ -1,6 +1,7 @@
 """Needs over HTTP: submit, read, edit, withdraw, list; roles, visibility and input errors."""
 from __future__ import annotations
 
+import json
 import re
 
 from api_helpers import API, DAKAR, KORLE_BU, STROKE_NEED, Keys, bearer
@@ -212,6 +213,8 @@ def test_oversize_bodies_are_413_declared_or_streamed(client: TestClient, keys: 
     big = {**STROKE_NEED, "description": "word " * 5000}
     r = client.post(f"{API}/needs", headers=bearer(keys.submitter), json=big)
     assert r.status_code == 413 and r.json()["field"] == "body"
+    compact = json.dumps(r.json(), separators=(",", ":"), ensure_ascii=False).encode()
+    assert r.content == compact  # rendered like every other error body (it once had spaces)
 
     def chunks():  # no Content-Length: chunked transfer
         for _ in range(40):
