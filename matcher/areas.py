@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ from matcher.schema import AREA_IDS, LANGUAGES
 from matcher.text import sentences, stem_words, stopwords, tokenize
 
 
-@dataclass(frozen=True)
+# Slots: a loaded service holds ~15 of these per record (100k profiles: 1.5M objects).
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """A phrase of the text that shows an area, with its offsets [start, end)."""
 
@@ -37,7 +39,7 @@ class Evidence:
     weight: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AreaHit:
     """One detected area: its strength in (0, 1] and the evidence for it."""
 
@@ -202,7 +204,8 @@ class AreaDetector:
         if self.abbreviation_re_ is not None:
             for m in self.abbreviation_re_.finditer(text):
                 area = self.abbreviation_area_[m.group(1)]
-                out.append((area, Evidence(m.group(0), m.start(), m.end(), m.group(1), "abbreviation", 1.0)))
+                phrase = sys.intern(m.group(0))  # phrases recur across records: one copy each
+                out.append((area, Evidence(phrase, m.start(), m.end(), m.group(1), "abbreviation", 1.0)))
         tokens = tokenize(text)
         if not tokens:
             return out
@@ -218,7 +221,8 @@ class AreaDetector:
                     lo, hi = content[span[0]], content[span[1]]
                     start, end = tokens[lo].start, tokens[hi].end
                     weight = 1.0 if len(term.stems) > 1 or len(term.stems[0]) > 3 else 0.8
-                    out.append((term.area, Evidence(text[start:end], start, end, term.text, "vocabulary", weight)))
+                    phrase = sys.intern(text[start:end])
+                    out.append((term.area, Evidence(phrase, start, end, term.text, "vocabulary", weight)))
         return out
 
     def _match_at(self, term: _Term, p: int, stems: list[str]) -> tuple[int, int] | None:

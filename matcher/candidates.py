@@ -70,7 +70,7 @@ class SideArrays:
 
     @classmethod
     def build(cls, side: str, records: Mapping[str, Analysed], dimension: int) -> SideArrays:
-        """Columns for `records` (id -> analysed record of `side`)."""
+        """Columns for `records` (id -> analysed record of `side`); their vectors become rows of `vectors`."""
         ids = list(records)
         n = len(ids)
         strengths = np.zeros((n, len(AREA_IDS)), dtype=np.float64)
@@ -102,8 +102,14 @@ class SideArrays:
                 modal[i] = _bits(rec.modalities, MODALITY_BIT)
                 capacity[i] = rec.capacity
                 countries[i] = frozenset(rec.countries_of_experience)
-        vectors = (np.stack([records[i].vector for i in ids]).astype(np.float32, copy=False) if ids
-                   else np.zeros((0, dimension), dtype=np.float32))
+        # Each record's vector becomes a read-only row of this matrix as it is copied in, so
+        # the side's vectors are held once, and twice for no more than one record at a time.
+        vectors = np.empty((n, dimension), dtype=np.float32)
+        for i, rid in enumerate(ids):
+            a = records[rid]
+            vectors[i] = a.vector
+            a.vector = vectors[i]
+            a.vector.flags.writeable = False
         return cls(side, ids, {rid: i for i, rid in enumerate(ids)}, vectors, strengths, present,
                    strengths.sum(axis=1), lang, modal, modal_count, has_record, capacity, country, countries)
 

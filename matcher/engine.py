@@ -26,7 +26,7 @@ from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
 from matcher.explain import explain_pair
 from matcher.index import IndexKind, NumpyIndex, VectorIndex, make_index
-from matcher.lexical import BM25Lexical
+from matcher.lexical import BM25Lexical, Terms, TermTable, term_list
 from matcher.rank import PairFeatures, PairScorer, Weights, area_overlap, breakdown, total
 from matcher.schema import Need, Profile
 from matcher.text import detect_language, lexical_terms, passages
@@ -62,7 +62,7 @@ class Analysed:
     language: str
     areas: dict[str, AreaHit]
     vector: NDArray[np.float32]
-    terms: list[str]
+    terms: Terms  # a list until the record is indexed, then its index's compact TermBag
     record: Need | Profile | None = None
     # Explanation inputs (stems, sentences and their stems), filled on first use; see explain.py.
     explain_cache: dict[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -92,7 +92,7 @@ class TextAnalysis:
 
     language: str
     areas: dict[str, AreaHit]
-    terms: list[str]
+    terms: Terms
 
     def to_json(self) -> str:
         """Compact JSON: language, areas as [area, strength, [[phrase, start, end, term, method, weight]]], terms.
@@ -102,16 +102,31 @@ class TextAnalysis:
         """
         areas = [[h.area, h.strength, [[e.phrase, e.start, e.end, e.term, e.method, e.weight] for e in h.evidence]]
                  for h in self.areas.values()]
-        return json.dumps({"language": self.language, "areas": areas, "terms": " ".join(self.terms)},
+        return json.dumps({"language": self.language, "areas": areas, "terms": " ".join(term_list(self.terms))},
                           ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> TextAnalysis:
         """The analysis `to_json` wrote (areas keep their order, terms are interned again)."""
         data = json.loads(raw)
-        areas = {a: AreaHit(a, strength, tuple(Evidence(*e) for e in evidence))
-                 for a, strength, evidence in data["areas"]}
+        areas = {}
+        for a, strength, evidence in data["areas"]:
+            area = sys.intern(a)
+            areas[area] = AreaHit(area, _shared_float(strength), tuple(
+                Evidence(phrase if method == "semantic" else sys.intern(phrase), start, end, sys.intern(term),
+                         sys.intern(method), _shared_float(weight))  # type: ignore[arg-type]  # method as written
+                for phrase, start, end, term, method, weight in evidence))
         return cls(data["language"], areas, [sys.intern(t) for t in data["terms"].split()])
+
+
+_FLOATS: dict[float, float] = {}
+
+
+def _shared_float(value: float) -> float:
+    """One float object per distinct value (strengths and weights repeat: 1.0, 0.8, ...)."""
+    if len(_FLOATS) > 100_000:  # semantic weights are continuous: keep the table bounded
+        return value
+    return _FLOATS.setdefault(value, value)
 
 
 @dataclass(frozen=True)
@@ -155,12 +170,14 @@ class MatchEngine:
     _sides: dict[str, _Side] = field(init=False, repr=False)
     _lock: threading.RLock = field(init=False, repr=False, default_factory=threading.RLock)
     _explained: OrderedDict[tuple[str, str], Analysed] = field(init=False, repr=False, default_factory=OrderedDict)
+    _terms: TermTable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._terms = TermTable()  # shared by both sides' BM25, so a record's bag queries the other side as is
         self._sides = {s: self._new_side() for s in ("need", "profile")}
 
     def _new_side(self) -> _Side:
-        return _Side({}, make_index(self.index_kind, self.encoder.dimension), BM25Lexical())
+        return _Side({}, make_index(self.index_kind, self.encoder.dimension), BM25Lexical(table=self._terms))
 
     # ---- analysis -------------------------------------------------------------------
     def embedding_text(self, text: str, areas: dict[str, AreaHit], language: str) -> list[str]:
@@ -265,7 +282,7 @@ class MatchEngine:
                 s.arrays = None
                 for a in batch:
                     s.records[a.id] = a
-                    s.lexical.add_terms(a.id, a.terms)
+                    a.terms = s.lexical.add_terms(a.id, a.terms)
                     self._explained.pop((side, a.id), None)
 
     def add_profiles(self, profiles: Sequence[Profile]) -> list[Analysed]:
@@ -402,8 +419,20 @@ class MatchEngine:
     def _arrays(self, target: Side) -> SideArrays:
         s = self._sides[target]
         if s.arrays is None:
-            s.arrays = SideArrays.build(target, s.records, self.encoder.dimension)
+            s.arrays = SideArrays.build(target, s.records, self.encoder.dimension)  # vectors held once
         return s.arrays
+
+    def warm(self) -> None:
+        """Build what the first query of each side would otherwise build: score columns and BM25.
+
+        At 100k profiles that is ~3 s, which a service should spend while starting, not in
+        its first user's request.
+        """
+        sides: tuple[Side, ...] = ("need", "profile")
+        with self._lock:
+            for side in sides:
+                self._arrays(side)
+                self._sides[side].lexical.warm()
 
     def _candidates(self, query: Analysed, target: Side) -> tuple[NDArray[np.intp], NDArray[np.float64],
                                                                     NDArray[np.float64]]:

@@ -104,10 +104,12 @@ class Runtime:
                 for side, index in indexes.items():
                     self.engine.replace_index(side, index)  # type: ignore[arg-type]
             self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot", cached=True)
+            vectors.clear()  # the records hold them now: let warm() move them into one matrix per side
             if how == "rebuilt":
                 self.write_snapshot(meta)
             else:
                 self.snapshot_name = manifest["name"] if manifest else None
+            self.engine.warm()
             self.loaded_version = version
             self.index_stale = False
             return how

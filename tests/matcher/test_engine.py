@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from matcher.engine import MatchEngine, TextAnalysis
@@ -135,3 +136,22 @@ def test_text_analysis_survives_json_with_evidence_and_accents(hashing_engine: M
     found = engine.text_analysis(text, None, ("stroke",))
     assert found.language == "fr" and found.areas["stroke"].evidence
     assert TextAnalysis.from_json(found.to_json()) == found
+
+
+def test_records_hold_their_vectors_once_as_read_only_rows_of_the_score_columns(hashing_engine: MatchEngine) -> None:
+    before = hashing_engine.match_need("n-stroke-en", top=5)
+    hashing_engine.warm()
+    for side in ("need", "profile"):
+        matrix = hashing_engine._sides[side].arrays.vectors
+        for rid in hashing_engine.ids(side):
+            vector = hashing_engine.get(side, rid).vector
+            assert np.shares_memory(vector, matrix) and not vector.flags.writeable
+    assert hashing_engine.match_need("n-stroke-en", top=5) == before
+
+
+def test_warm_builds_the_score_columns_and_bm25_before_any_query(detector, fixture_profiles, fixture_needs) -> None:
+    engine = build_engine(HashingEncoder(), detector, fixture_profiles, fixture_needs)
+    assert all(engine._sides[s].arrays is None and engine.lexical(s)._matrix is None for s in ("need", "profile"))
+    engine.warm()
+    assert all(engine._sides[s].arrays is not None and engine.lexical(s)._matrix is not None
+               for s in ("need", "profile"))

@@ -1,4 +1,4 @@
-"""BM25 scoring: the query-columns product gives the same scores as the full matrix product."""
+"""BM25 scoring: bm25s's Lucene scores from compact term bags, the same in every process."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from matcher.lexical import BM25Lexical, _score_matrix
+from matcher.lexical import BM25Lexical, TermBag
 from matcher.text import lexical_terms
 
 TEXTS = {
@@ -18,28 +18,41 @@ TEXTS = {
 }
 
 
-def _full_product(lexical: BM25Lexical, terms: list[str]) -> np.ndarray:
-    """The scores as the whole (documents x tokens) matrix times the query's token counts."""
-    retriever = lexical._ensure()
-    assert retriever is not None
-    matrix = _score_matrix(retriever)
-    ids = [retriever.vocab_dict[t] for t in terms if t in retriever.vocab_dict]
-    counts = np.bincount(np.asarray(ids), minlength=matrix.shape[1]).astype(matrix.dtype)
-    scores = np.asarray(matrix @ counts)
-    if retriever.nonoccurrence_array is not None:
-        scores = scores + retriever.nonoccurrence_array[np.asarray(ids)].sum()
-    return scores.astype(np.float64)
+def _bm25s_scores(texts: dict[str, str], query: list[str]) -> np.ndarray:
+    """bm25s's "lucene" scores of the texts (in sorted id order) for the query: the reference."""
+    import bm25s
+
+    docs = [lexical_terms(texts[i]) or ["\x00"] for i in sorted(texts)]  # bm25s cannot index an empty one
+    vocab = {t: n for n, t in enumerate(sorted({t for d in docs for t in d}))}
+    retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    retriever.index(([[vocab[t] for t in d] for d in docs], vocab), show_progress=False)
+    return np.asarray(retriever.get_scores([t for t in query if t in vocab]), dtype=np.float64)
 
 
-def test_query_column_scores_equal_the_full_product_bit_for_bit() -> None:
+def test_scores_equal_bm25s_lucene() -> None:
+    # Records with no terms (only stop words), sorted first, in the middle and last.
+    texts = {**TEXTS, "p-a-empty": "the and of", "p-kz-empty": "of the", "p-zz-empty": "and"}
     lexical = BM25Lexical()
-    lexical.add(list(TEXTS), list(TEXTS.values()))
+    lexical.add(list(texts), list(texts.values()))
     for query in ("stroke nurses stroke thrombolysis", "dialysis machines for kidney care", "oxygen"):
         terms = lexical_terms(query)
         ids, scores = lexical.score_array(terms)
-        assert ids == sorted(TEXTS)
-        assert np.array_equal(scores, _full_product(lexical, terms))
+        assert ids == sorted(texts)
+        assert np.allclose(scores, _bm25s_scores(texts, terms), rtol=1e-6, atol=0)
         assert scores.max() > 0
+
+
+def test_records_hold_compact_bags_and_queries_never_grow_the_table() -> None:
+    lexical = BM25Lexical()
+    bag = lexical.add_terms("p-stroke", lexical_terms(TEXTS["p-stroke"]))
+    assert isinstance(bag, TermBag) and sorted(bag.strings()) == sorted(lexical_terms(TEXTS["p-stroke"]))
+    assert sorted(lexical.terms("p-stroke")) == sorted(lexical_terms(TEXTS["p-stroke"]))
+    size = len(lexical.table)
+    lexical.score_array(lexical_terms("entirely unheard-of vocabulary zzqx"))
+    assert len(lexical.table) == size
+    other = BM25Lexical()  # a bag of another index is read through its strings
+    other.add(list(TEXTS), list(TEXTS.values()))
+    assert np.array_equal(other.score_array(bag)[1], other.score_array(lexical_terms(TEXTS["p-stroke"]))[1])
 
 
 def test_terms_the_index_never_saw_score_zero() -> None:

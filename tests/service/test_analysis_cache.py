@@ -12,7 +12,7 @@ from service.runtime import Runtime
 from service.settings import Settings
 
 
-def _state(engine: MatchEngine) -> dict[tuple[str, str], tuple[str, dict, list[str]]]:
+def _state(engine: MatchEngine) -> dict[tuple[str, str], tuple[str, dict, object]]:
     return {(side, i): (a.language, a.areas, a.terms) for side in ("need", "profile") for i in engine.ids(side)
             if (a := engine.get(side, i)) is not None}
 
@@ -28,6 +28,8 @@ def test_restart_reads_every_analysis_from_the_cache_and_matches_alike(runtime: 
     ranked = runtime.engine.match_need("n-stroke-fr", top=5)
     restarted = make_runtime(api_settings, detector)
     assert restarted.load() == "snapshot"
+    # Loaded warm: the score columns and BM25 are built before the first request, not in it.
+    assert all(restarted.engine.lexical(s)._matrix is not None for s in ("need", "profile"))
     assert (restarted.analyses.hits, restarted.analyses.misses) == (len(before), 0)
     assert _state(restarted.engine) == before
     assert restarted.engine.match_need("n-stroke-fr", top=5) == ranked
