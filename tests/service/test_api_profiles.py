@@ -86,3 +86,12 @@ def test_a_new_profile_is_matched_at_once(client: TestClient, keys: Keys) -> Non
     submitted = client.post(f"{API}/needs", headers=bearer(keys.submitter), json=STROKE_NEED).json()["id"]
     counterparts = client.get(f"{API}/profiles/p-stroke/matches?top=10", headers=bearer(keys.partner)).json()
     assert submitted in [m["need_id"] for m in counterparts["matches"]]
+
+
+def test_after_a_write_the_engine_is_warmed_in_the_background_not_in_the_next_request(
+        client: TestClient, keys: Keys, runtime: Runtime) -> None:
+    body = {**profile_body("p-kidney"), "description": "Renal nurses who teach haemodialysis."}
+    assert client.put(f"{API}/profiles/uk-renal", headers=bearer(keys.admin), json=body).status_code == 201
+    runtime.close()  # flushes the debounced snapshot step, as after its quiet spell
+    assert runtime.engine.lexical("profile")._matrix is not None
+    assert runtime.engine._sides["profile"].arrays is not None
