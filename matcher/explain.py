@@ -12,6 +12,22 @@ if TYPE_CHECKING:
     from matcher.engine import Analysed
 
 MAX_SENTENCES = 25
+# English function words, left out of an explanation's words (they are for people: "our"
+# and "after" are not evidence of a match). Retrieval keeps Lucene's 33-word English list
+# (matcher.text.stopwords); the French and Portuguese lists are already this thorough.
+FUNCTION_WORDS_EN = frozenset({
+    "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself", "yourselves",
+    "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them", "their",
+    "theirs", "themselves", "us", "what", "which", "who", "whom", "whose", "this", "that", "these", "those", "am",
+    "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing",
+    "would", "could", "should", "shall", "may", "might", "must", "can", "will", "a", "an", "the", "and", "but",
+    "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about", "against", "between",
+    "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on",
+    "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how",
+    "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own",
+    "same", "so", "than", "too", "very", "just", "also", "now", "well", "within", "without", "across", "along",
+    "among", "around", "upon", "per", "via", "etc"
+})
 
 
 def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
@@ -23,7 +39,7 @@ def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
 
 def _stem_tokens(text: str) -> list[tuple[int, frozenset[str], str]]:
     """(start, stems in every language, original word) of each content word of `text`."""
-    stops = all_stopwords()
+    stops = all_stopwords() | FUNCTION_WORDS_EN
     toks = [t for t in tokenize(text) if t.text not in stops and len(t.text) > 2 and not t.text.isdigit()]
     words = [t.text for t in toks]
     per_language = [stem_words(words, lang) for lang in LANGUAGES]

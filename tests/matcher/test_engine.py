@@ -77,6 +77,19 @@ def test_best_sentence_pair_is_the_pair_that_shows_a_shared_area_across_language
     assert set(pair) == {"need", "profile", "areas", "words"}
 
 
+def test_explanation_words_leave_out_english_function_words(detector) -> None:
+    need = Need(id="n", institution="i", country="GH", language="en", description=(
+        "After a stroke our patients wait for hours; we would like our nurses to learn thrombolysis."))
+    profile = Profile(id="p", name="Stroke Team", kind="nhs_trust", description=(
+        "Our nurses teach thrombolysis and care after a stroke, and we would mentor your nurses online."))
+    engine = build_engine(HashingEncoder(), detector, [profile], [need])
+    [item] = engine.match_need("n", top=1)
+    shared = {w["need"].lower() for w in item["shared_words"]}
+    assert {"nurses", "thrombolysis", "stroke"} <= shared
+    assert not shared & {"after", "our", "we", "would"}
+    assert not set(item["best_sentence_pair"]["words"]) & {"After", "after", "our", "Our", "we", "would"}
+
+
 def test_best_sentence_pair_is_null_when_the_texts_share_nothing(detector) -> None:
     need = Need(id="n", institution="i", country="GH", language="en",
                 description="Kidney dialysis nurses need training on haemodialysis.")
