@@ -95,10 +95,11 @@ def ingest(r: dict[str, Any]) -> str:
     """Ingest runs."""
     rows = [[x["run"], f"{x['profiles']:,}", _f(x["seconds"], ".1f"), _f(x["profiles_per_second"], ".1f"),
              _f(x.get("x_baseline"), ".2f"), _f(x["peak_rss_mib"], ".0f"), x["layout"],
-             _f(x.get("load", {}).get("seconds"), ".1f"), _f(x.get("load", {}).get("peak_rss_mib"), ".0f")]
+             _f(x.get("load", {}).get("seconds"), ".1f"), _f(x.get("load", {}).get("first_query_ms"), ".0f"),
+             _f(x.get("load", {}).get("peak_rss_mib"), ".0f")]
             for x in r["model_bound"] + r["scale"]]
     return _md(rows, ["run", "profiles", "seconds", "profiles/s", "x torch", "peak RSS MiB", "index",
-                      "load from snapshot s", "loaded peak RSS MiB"])
+                      "load from snapshot s", "then first query ms", "load + query peak RSS MiB"])
 
 
 def http(r: dict[str, Any]) -> str:
