@@ -299,6 +299,13 @@ class MatchEngine:
         self.add(done)
         return done
 
+    def clear(self) -> None:
+        """Forget every record: new, empty indexes and term table (a reload starts from nothing)."""
+        with self._lock:
+            self._terms = TermTable()
+            self._sides = {s: self._new_side() for s in ("need", "profile")}
+            self._explained.clear()
+
     def remove(self, side: Side, ids: Sequence[str]) -> None:
         """Remove records: vectors, lexical entries and analysis all go."""
         with self._lock:

@@ -97,7 +97,7 @@ class Runtime:
                     log.warning("index snapshot unusable, rebuilding: %s", exc)
             self.engine.capacity_used = self.store.accepted_counts()
             self.engine.scorer = self.active_scorer()
-            self._reset_engine()
+            self.engine.clear()
             if how == "snapshot":
                 # The loaded indexes hold every record's vector: use them as they are rather
                 # than re-adding (an HNSW graph of 100k vectors takes a minute to rebuild).
@@ -122,10 +122,6 @@ class Runtime:
 
         assert self.encoder is not None
         return newest_reranker(reranker_root(self.settings.home), self.encoder.name)
-
-    def _reset_engine(self) -> None:
-        for side in ("need", "profile"):
-            self.engine.remove(side, self.engine.ids(side))  # type: ignore[arg-type]
 
     def _analyse_into_engine(self, profiles: Sequence[Profile], needs: Sequence[Need],
                              vectors: dict[str, dict[str, Any]], progress: Progress | None,

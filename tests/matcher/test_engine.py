@@ -168,3 +168,9 @@ def test_warm_builds_the_score_columns_and_bm25_before_any_query(detector, fixtu
     engine.warm()
     assert all(engine._sides[s].arrays is not None and engine.lexical(s)._matrix is not None
                for s in ("need", "profile"))
+
+
+def test_clear_forgets_every_record_and_term(hashing_engine: MatchEngine) -> None:
+    hashing_engine.clear()
+    assert hashing_engine.ids("need") == [] and hashing_engine.ids("profile") == []
+    assert len(hashing_engine.lexical("need").table) == 0 and hashing_engine.index("profile").count() == 0
