@@ -62,7 +62,7 @@ bench-smoke: setup
 
 # Screenshots of every main page at desktop and phone widths (needs Debian's chromium).
 screenshots: setup
-	$(PY) tests/web/screenshots.py
+	PYTHONPATH=. $(PY) tests/web/screenshots.py
 
 clean:
 	rm -rf var .pytest_cache
