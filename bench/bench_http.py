@@ -48,8 +48,10 @@ async def _drive(url: str, method: str, paths: list[str], bodies: list[dict[str,
 
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     latencies: list[float] = []
+    slow: list[tuple[float, float, int]] = []  # (latency, when it started after the run began, status)
     statuses: dict[int, int] = {}
-    deadline = time.perf_counter() + duration
+    began = time.perf_counter()
+    deadline = began + duration
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30.0) as client:
         async def worker(w: int) -> None:
@@ -62,6 +64,7 @@ async def _drive(url: str, method: str, paths: list[str], bodies: list[dict[str,
                 else:
                     r = await client.post(path, json=bodies[i % len(bodies)] if bodies else None)
                 latencies.append(time.perf_counter() - start)
+                slow.append((latencies[-1], start - began, r.status_code))
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
                 i += connections
 
@@ -69,7 +72,8 @@ async def _drive(url: str, method: str, paths: list[str], bodies: list[dict[str,
         await asyncio.gather(*(worker(w) for w in range(connections)))
         elapsed = time.perf_counter() - start
     return {"requests": len(latencies), "seconds": elapsed, "req_per_s": len(latencies) / elapsed,
-            "latency_ms": percentiles(latencies), "statuses": statuses, "connections": connections}
+            "latency_ms": percentiles(latencies), "statuses": statuses, "connections": connections,
+            "slowest": [{"ms": lat * 1e3, "at_s": at, "status": st} for lat, at, st in sorted(slow, reverse=True)[:3]]}
 
 
 def load_child(spec_path: Path) -> None:

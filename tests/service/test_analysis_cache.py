@@ -67,3 +67,23 @@ def test_cache_files_that_are_not_sqlite_are_bypassed_not_fatal(runtime: Runtime
     restarted = make_runtime(api_settings, detector)
     restarted.load()
     assert restarted.analyses.hits == 0 and _state(restarted.engine) == before
+
+
+def test_a_server_runtime_exempts_what_it_loaded_from_the_cyclic_gc(runtime: Runtime, api_settings: Settings,
+                                                                   detector: AreaDetector) -> None:
+    import gc
+
+    server = Runtime(api_settings, detector=detector, snapshot_delay=0.05, freeze_heap=True)
+    try:
+        gc.unfreeze()
+        server.load()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and server.engine.get("need", "n-stroke-fr") is not None
+        server.load()  # a reload unfreezes first, then freezes what it loaded
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        server.close()
+    plain = make_runtime(api_settings, detector)
+    plain.load()
+    assert gc.get_freeze_count() == 0
