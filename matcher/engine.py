@@ -26,7 +26,7 @@ from matcher.encoder import Encoder
 from matcher.errors import InvalidInputError, NotFoundError
 from matcher.explain import explain_pair
 from matcher.index import IndexKind, NumpyIndex, VectorIndex, make_index
-from matcher.lexical import BM25Lexical, Terms, TermTable, term_list
+from matcher.lexical import BM25Lexical, Terms, TermTable
 from matcher.rank import PairFeatures, PairScorer, Weights, area_overlap, breakdown, total
 from matcher.schema import Need, Profile
 from matcher.text import detect_language, lexical_terms, passages
@@ -92,7 +92,7 @@ class TextAnalysis:
 
     language: str
     areas: dict[str, AreaHit]
-    terms: Terms
+    terms: list[str]
 
     def to_json(self) -> str:
         """Compact JSON: language, areas as [area, strength, [[phrase, start, end, term, method, weight]]], terms.
@@ -102,7 +102,7 @@ class TextAnalysis:
         """
         areas = [[h.area, h.strength, [[e.phrase, e.start, e.end, e.term, e.method, e.weight] for e in h.evidence]]
                  for h in self.areas.values()]
-        return json.dumps({"language": self.language, "areas": areas, "terms": " ".join(term_list(self.terms))},
+        return json.dumps({"language": self.language, "areas": areas, "terms": " ".join(self.terms)},
                           ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -173,8 +173,7 @@ class MatchEngine:
     _terms: TermTable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._terms = TermTable()  # shared by both sides' BM25, so a record's bag queries the other side as is
-        self._sides = {s: self._new_side() for s in ("need", "profile")}
+        self.clear()
 
     def _new_side(self) -> _Side:
         return _Side({}, make_index(self.index_kind, self.encoder.dimension), BM25Lexical(table=self._terms))
@@ -302,7 +301,7 @@ class MatchEngine:
     def clear(self) -> None:
         """Forget every record: new, empty indexes and term table (a reload starts from nothing)."""
         with self._lock:
-            self._terms = TermTable()
+            self._terms = TermTable()  # shared by both sides' BM25, so a record's bag queries the other side as is
             self._sides = {s: self._new_side() for s in ("need", "profile")}
             self._explained.clear()
 
@@ -426,7 +425,7 @@ class MatchEngine:
     def _arrays(self, target: Side) -> SideArrays:
         s = self._sides[target]
         if s.arrays is None:
-            s.arrays = SideArrays.build(target, s.records, self.encoder.dimension)  # vectors held once
+            s.arrays = SideArrays.build(target, s.records, self.encoder.dimension)
         return s.arrays
 
     def warm(self) -> None:

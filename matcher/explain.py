@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from matcher.rank import PairFeatures
@@ -30,6 +31,12 @@ FUNCTION_WORDS_EN = frozenset({
 })
 
 
+@cache
+def _display_stopwords() -> frozenset[str]:
+    """Words never shown as evidence: every language's stop words and English function words."""
+    return all_stopwords() | FUNCTION_WORDS_EN
+
+
 def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
     hit = a.areas.get(area)
     if hit is None:
@@ -39,7 +46,7 @@ def _evidence(a: Analysed, area: str) -> list[dict[str, Any]]:
 
 def _stem_tokens(text: str) -> list[tuple[int, frozenset[str], str]]:
     """(start, stems in every language, original word) of each content word of `text`."""
-    stops = all_stopwords() | FUNCTION_WORDS_EN
+    stops = _display_stopwords()
     toks = [t for t in tokenize(text) if t.text not in stops and len(t.text) > 2 and not t.text.isdigit()]
     words = [t.text for t in toks]
     per_language = [stem_words(words, lang) for lang in LANGUAGES]

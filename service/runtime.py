@@ -22,6 +22,7 @@ from matcher.areas import AreaDetector
 from matcher.encoder import Encoder
 from matcher.engine import Analysed, AnalysisRequest, MatchEngine, TextAnalysis
 from matcher.errors import InvalidInputError, PartnermatchError, SnapshotError
+from matcher.lexical import term_list
 from matcher.schema import Need, Profile
 from matcher.snapshot import load_snapshot, read_manifest, save_snapshot
 from matcher.text import detect_language, sentences
@@ -154,7 +155,7 @@ class Runtime:
             held = self.analyses.get_many(chunk_keys) if cached else {}
             chunk = [replace(r, analysis=held.get(k)) for r, k in zip(chunk, chunk_keys, strict=True)]
             done = self.engine.analyse_many(chunk)
-            self.analyses.put_many([(k, a.text, TextAnalysis(a.language, a.areas, a.terms))
+            self.analyses.put_many([(k, a.text, TextAnalysis(a.language, a.areas, term_list(a.terms)))
                                     for k, a, r in zip(chunk_keys, done, chunk, strict=True) if r.analysis is None])
             # A record the loaded index lacks (it should hold them all) is indexed as usual.
             present = [indexed and vectors[a.side].get(a.id) is not None for a in done]
