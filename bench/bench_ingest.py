@@ -173,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--child", choices=("model", "scale", "load"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        from matcher.candidates import limit_blas_threads
+
+        limit_blas_threads()  # as `partnermatch ingest` and `serve` run
     if args.child == "load":
         print(json.dumps(child_load()))
         return 0

@@ -12,7 +12,8 @@ MiniLM, cached between runs). Beyond 1,000, profiles reuse a pool profile's text
 analysis under a new id, with its vector moved by Gaussian noise (sigma 0.3, cosine ~0.96)
 so that dense scores do not tie. Explanation inputs (sentence vectors) are warm, as after
 ingest or a first view; the cost of a cold explanation is reported separately. Ad-hoc
-texts are new generated needs, encoded by the real model in the query.
+texts are new generated needs, encoded by the real model in the query. numpy's BLAS runs
+on one thread, as in the service (see `matcher.candidates.SideArrays.dense`).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from common import CACHE, RESULTS, peak_rss_mib, percentiles, rss_mib, table, wr
 from corpus import needs as generate_needs
 from pool import Pool, build_pool
 
+from matcher.candidates import limit_blas_threads
 from matcher.engine import Analysed, AnalysisRequest, MatchEngine
 from models.encoders import uncached
 
@@ -196,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args(argv)
+    limit_blas_threads()  # as the service runs (`partnermatch serve`, the CLI)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.smoke:
         sizes, args.queries, args.adhoc, args.encoder = [200, 1000], 10, 4, "hashing"

@@ -469,7 +469,7 @@ class MatchEngine:
         q = np.asarray(query.vector, dtype=np.float32)
         if isinstance(s.index, NumpyIndex) or n <= EXACT_BELOW:
             pos = np.arange(n)
-            dense = (arrays.vectors @ q).astype(np.float64) if n else np.zeros(0)
+            dense = arrays.dense(q).astype(np.float64)
             return pos, dense, lexical
         chosen = {arrays.position[rid]: d for rid, d in s.index.search(q, 200) if rid in arrays.position}
         query_full = target == "need" and self.remaining_capacity(query) == 0

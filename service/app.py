@@ -79,15 +79,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the app with uvicorn (used by `partnermatch serve`)."""
     import uvicorn
-    from threadpoolctl import threadpool_limits
+
+    from matcher.candidates import limit_blas_threads
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)  # the CLI may have configured WARNING; a server reports its index at start
     app = create_app(get_settings())  # imports numpy, and so loads its BLAS
     app.state.freeze_heap = True  # a long-lived server: loaded records leave the cyclic GC (Runtime)
-    # Requests are the server's unit of parallelism. A second BLAS thread ranks no faster
-    # (10k profiles on 2 cores: 5.4 vs 5.6 ms a need) but keeps spinning on the other
-    # core: bench_http measured 27 ms of server CPU per uncached need-matches request
-    # with it, 15 ms without, and that core is the one other work (and its clients) needs.
-    threadpool_limits(limits=1, user_api="blas")
+    # Requests are the server's unit of parallelism, and a second BLAS thread keeps spinning
+    # on the other core after each product: bench_http measured 27 ms of server CPU per
+    # uncached need-matches request with it, 15 ms without. The one product that gains from
+    # two cores splits itself (SideArrays.dense).
+    limit_blas_threads()
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

@@ -19,9 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _runtime(**overrides: Any) -> Any:
+    from matcher.candidates import limit_blas_threads
     from service.runtime import Runtime
     from service.settings import Settings
 
+    limit_blas_threads()  # as the server does: idle BLAS threads spinning would slow the model down
     return Runtime(Settings(**overrides))
 
 

@@ -174,3 +174,41 @@ def test_clear_forgets_every_record_and_term(hashing_engine: MatchEngine) -> Non
     hashing_engine.clear()
     assert hashing_engine.ids("need") == [] and hashing_engine.ids("profile") == []
     assert len(hashing_engine.lexical("need").table) == 0 and hashing_engine.index("profile").count() == 0
+
+
+def test_dense_scores_split_over_two_threads_equal_the_one_product(hashing_engine: MatchEngine, monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    import matcher.candidates as candidates
+
+    handed = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            handed.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(candidates, "_CORES", 2)
+    monkeypatch.setattr(candidates, "_SECOND_CORE", Recording(max_workers=1))
+    rng = np.random.default_rng(0)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the service runs
+        for n in (candidates.SPLIT_ROWS, 10_000, 12_345):
+            vectors = rng.standard_normal((n, 384), dtype=np.float32)
+            query = rng.standard_normal(384, dtype=np.float32)
+            assert np.array_equal(candidates.dense_scores(vectors, query), vectors @ query)
+    assert handed == [2048, 5008, 6201]
+    # Split even for the fixture's few profiles: the same ranking.
+    before = hashing_engine.match_need("n-stroke-en", top=5)
+    monkeypatch.setattr(candidates, "SPLIT_ROWS", 2)
+    assert hashing_engine.match_need("n-stroke-en", top=5) == before
+
+
+def test_limit_blas_threads_leaves_numpy_one_blas_thread() -> None:
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from matcher.candidates import limit_blas_threads\n"
+            "limit_blas_threads()\n"
+            "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[1]"
