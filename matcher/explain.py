@@ -1,6 +1,7 @@
 """Explanations of a match: shared areas with evidence, shared words, best sentence pair, fit."""
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -90,13 +91,14 @@ def _record_text_marks(a: Analysed) -> tuple[dict[str, str], list[_Sentence]]:
     cache = _cached(a)
     if "stems" not in cache:
         tokens = _stem_tokens(a.text)
-        said = sentences(a.text)[:MAX_SENTENCES]
+        starts = [pos for pos, _, _ in tokens]  # in text order, as the sentences are
+        evidence = [(ev.start, area) for area, hit in a.areas.items() for ev in hit.evidence
+                    if ev.method != "declared"]
         cache["stems"] = _stem_words(tokens)
         cache["sentences"] = [
-            _Sentence(s, e, frozenset().union(*(st for pos, st, _ in tokens if s <= pos < e)),
-                      frozenset(area for area, hit in a.areas.items() for ev in hit.evidence
-                                if ev.method != "declared" and s <= ev.start < e))
-            for s, e in said]
+            _Sentence(s, e, frozenset().union(*(t[1] for t in tokens[bisect_left(starts, s):bisect_left(starts, e)])),
+                      frozenset(area for pos, area in evidence if s <= pos < e))
+            for s, e in sentences(a.text)[:MAX_SENTENCES]]
     return cache["stems"], cache["sentences"]
 
 
