@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import chain
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from service.models import DecisionRow, utcnow
 from service.results import ResultCache
 from service.settings import Settings
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store, records_hash
+from service.store import Store, records_digest
 
 log = logging.getLogger("partnermatch")
 Progress = Callable[[int], None]
@@ -62,6 +61,11 @@ class Runtime:
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     _snapshots: DebouncedSnapshots | None = field(init=False, default=None)
     _purge_pending: bool = field(init=False, default=False)
+    # (profile writes when taken, SHA-256 state after the store's profiles): the costly part
+    # of a snapshot's content hash (streaming 100k profiles took 12 s), reused while no
+    # profile was written.
+    _profile_writes: int = field(init=False, default=0)
+    _profiles_digest: tuple[int, Any] | None = field(init=False, default=None)
     _results: ResultCache = field(init=False)
     analyses: AnalysisCache = field(init=False)
 
@@ -82,7 +86,21 @@ class Runtime:
         assert self.encoder is not None
         return {"model": self.encoder.name, "dimension": self.encoder.dimension,
                 "index_kind": self.settings.index_kind, "semantic_areas": self.settings.semantic_areas,
-                "content_hash": content_hash or self.store.content_hash()}
+                "content_hash": content_hash or self.content_hash()}
+
+    def content_hash(self) -> str:
+        """The store's content hash, reading only its open needs while no profile was written since the last one.
+
+        Safe without the lock: the count of profile writes is read before the profiles are,
+        and a profile write counts only after its commit, so a digest is never reused for a
+        store that has profiles it lacks.
+        """
+        writes = self._profile_writes
+        held = self._profiles_digest
+        if held is None or held[0] != writes:
+            held = (writes, self.store.profiles_digest())
+            self._profiles_digest = held
+        return self.store.content_hash(held[1])
 
     def load(self, progress: Progress | None = None) -> str:
         """Fill the engine from the store, reusing the snapshot's vectors when it matches; return how."""
@@ -92,7 +110,9 @@ class Runtime:
             self._results.clear()
             version = self.store.version()
             profiles, needs = self.store.profiles(), self.store.needs()
-            meta = self.meta(records_hash(chain(profiles, needs)))  # not a second read of the store
+            digest = records_digest(profiles)  # not a second read of the store
+            self._profiles_digest = (self._profile_writes, digest)
+            meta = self.meta(records_digest(needs, digest.copy()).hexdigest())
             manifest = read_manifest(self.settings.index_dir)
             vectors: dict[str, dict[str, Any]] = {"need": {}, "profile": {}}
             how = "rebuilt"
@@ -187,6 +207,7 @@ class Runtime:
         with self._lock:
             self._results.clear()
             self.store.upsert(profiles, needs)
+            self._profile_writes += bool(profiles)
             self._analyse_into_engine(profiles, needs, {"need": {}, "profile": {}}, progress)
             self.write_snapshot()
             self.loaded_version = self.store.version()
@@ -259,6 +280,7 @@ class Runtime:
         """Insert or update a profile, then index it; True when it was created."""
         with self._lock:
             created, version = self.store.save_profile(profile)
+            self._profile_writes += 1
             self._after_commit(version, lambda: self.engine.add(
                 [self.engine.analyse("profile", profile.id, profile.description, None, profile.clinical_areas,
                                      profile)]))
@@ -405,13 +427,20 @@ class Runtime:
         self._snapshots.request()
 
     def _snapshot_if_current(self) -> None:
+        version = self.store.version()
+        if self.index_stale or version != self.loaded_version:
+            return  # the engine is behind the store: the next refresh reloads and snapshots
+        # Hashed before taking the lock: it reads the store, not the engine, and readers
+        # should not wait for it (streaming every profile after a profile write takes
+        # seconds at 100k). Still the store at `version` if the version has not moved.
+        content = self.content_hash()
         with self._lock:
-            if self.index_stale or self.store.version() != self.loaded_version:
-                return  # the engine is behind the store: the next refresh reloads and snapshots
+            if self.index_stale or self.store.version() != version or self.loaded_version != version:
+                return  # a write came in meanwhile: its own request snapshots
             # Rebuild what the writes invalidated (score columns, BM25: ~3 s at 100k profiles)
             # here, after the quiet spell, rather than in the next reader's request.
             self.engine.warm()
-            self.write_snapshot()
+            self.write_snapshot(self.meta(content))
             if self._purge_pending:
                 self._purge_old_snapshots()
 

@@ -1,15 +1,18 @@
 """The pieces under the API: the store (versions, content hash), the rate limiter, debounced snapshots."""
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 
 from matcher.schema import Need, Profile
+from matcher.snapshot import read_manifest
 from service.ratelimit import SlidingWindowLimiter
 from service.runtime import Runtime
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store
+from service.store import Store, records_hash
 
 
 def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) -> None:
@@ -93,3 +96,63 @@ def test_a_failed_snapshot_is_logged_and_retried_on_the_next_request() -> None:
     wait_for(lambda: len(attempts) == 2)
     snapshots.close()
     assert len(attempts) == 2
+
+
+def _profile_reads(runtime: Runtime, monkeypatch) -> list[int]:
+    """Counts the runtime's full reads of the store's profiles for a content hash."""
+    reads: list[int] = []
+    real = runtime.store.profiles_digest
+
+    def counted() -> object:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(runtime.store, "profiles_digest", counted)
+    return reads
+
+
+def _store_hash(runtime: Runtime) -> str:
+    """The content hash computed as `Runtime.load` once did: every profile, then every open need."""
+    return records_hash(chain(runtime.store.profiles(), runtime.store.needs()))
+
+
+def test_snapshots_after_need_writes_hash_the_profiles_once_until_a_profile_changes(runtime: Runtime,
+                                                                                     monkeypatch) -> None:
+    reads = _profile_reads(runtime, monkeypatch)
+    runtime.load()  # hashes the profiles it has read anyway
+    for i in range(3):
+        runtime.submit_need(Need(id=f"n-new-{i}", institution="X", country="GH", language="en",
+                                 description=f"We need stroke nurses, round {i}."))
+        runtime._snapshot_if_current()
+        assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
+    assert reads == []
+    profile = Profile(id="p-new", name="Renal", kind="nhs_trust", description="Haemodialysis training.",
+                      languages=["en"], capacity=1)
+    runtime.upsert_profile(profile)
+    runtime._snapshot_if_current()
+    assert reads == [1]  # the profiles changed: read once more
+    assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
+    runtime.close()
+    assert runtime.load() == "snapshot"
+
+
+def test_the_snapshot_hashes_the_store_without_holding_up_readers(runtime: Runtime, monkeypatch) -> None:
+    runtime.upsert_profile(Profile(id="p-new", name="Renal", kind="nhs_trust", description="Haemodialysis training.",
+                                   languages=["en"], capacity=1))
+    hashing, reader_done = threading.Event(), threading.Event()
+    real = runtime.store.profiles_digest
+
+    def slow() -> object:  # as streaming 100k profiles is
+        hashing.set()
+        assert reader_done.wait(10), "a reader waited for the content hash"
+        return real()
+
+    monkeypatch.setattr(runtime.store, "profiles_digest", slow)
+    writer = threading.Thread(target=runtime._snapshot_if_current)
+    writer.start()
+    assert hashing.wait(10)
+    with runtime.reading() as engine:
+        assert engine.match_need("n-stroke-en", top=3)
+    reader_done.set()
+    writer.join(10)
+    assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
