@@ -33,6 +33,7 @@ class VectorIndex(Protocol):
 
     kind: str
     dimension: int
+    changes: int  # counts adds and removals: equal counts mean the same content (a saved copy still holds)
 
     def add(self, ids: Sequence[str], vectors: NDArray[np.float32]) -> None:
         """Add or replace vectors, shape (len(ids), dimension)."""
@@ -83,11 +84,13 @@ class NumpyIndex:
         self._pos: dict[str, int] = {}
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
         self._lock = threading.Lock()
+        self.changes = 0
 
     def add(self, ids: Sequence[str], vectors: NDArray[np.float32]) -> None:
         """Add or replace vectors, shape (len(ids), dimension)."""
         v = _check(ids, vectors, self.dimension)
         with self._lock:
+            self.changes += 1
             new_rows: list[tuple[str, NDArray[np.float32]]] = []
             for rid, row in zip(ids, v, strict=True):
                 if rid in self._pos:
@@ -104,6 +107,7 @@ class NumpyIndex:
         with self._lock:
             gone = {i for i in ids if i in self._pos}
             if gone:
+                self.changes += 1
                 keep = [p for p, rid in enumerate(self._ids) if rid not in gone]
                 self._ids = [self._ids[p] for p in keep]
                 self._matrix = self._matrix[keep]
@@ -181,6 +185,7 @@ class FaissIndex:
         self._live = np.zeros(0, dtype=bool)  # hnsw: live flag per label (label = FAISS's internal id)
         self._selector: Any = None
         self._lock = threading.Lock()
+        self.changes = 0
 
     @property
     def layout(self) -> Literal["flat", "hnsw"]:
@@ -206,6 +211,7 @@ class FaissIndex:
         """Add or replace vectors, shape (len(ids), dimension)."""
         v = _check(ids, vectors, self.dimension)
         with self._lock:
+            self.changes += 1
             self._remove_locked([i for i in ids if i in self._label])
             if self.kind == "auto" and self._layout == "flat" and len(self._label) + len(ids) > self.hnsw_above:
                 self._rebuild_locked("hnsw")
@@ -240,6 +246,7 @@ class FaissIndex:
         """Remove ids in one batch (flat compacts; hnsw tombstones, compacting past a fraction)."""
         with self._lock:
             n = self._remove_locked(ids)
+            self.changes += bool(n)
             self._maybe_compact_locked()
             return n
 

@@ -10,6 +10,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,8 @@ class Runtime:
     # profile was written.
     _profile_writes: int = field(init=False, default=0)
     _profiles_digest: tuple[int, Any] | None = field(init=False, default=None)
+    # side -> (the engine's index, its change count) as saved in snapshot_name
+    _saved: dict[str, tuple[weakref.ref[Any], int]] = field(init=False, default_factory=dict)
     _results: ResultCache = field(init=False)
     analyses: AnalysisCache = field(init=False)
 
@@ -118,7 +121,9 @@ class Runtime:
             how = "rebuilt"
             if manifest is not None and all(manifest.get(k) == v for k, v in meta.items()):
                 try:
-                    _, indexes = load_snapshot(self.settings.index_dir)
+                    manifest, indexes = load_snapshot(self.settings.index_dir)  # CURRENT's, as loaded
+                    if not all(manifest.get(k) == v for k, v in meta.items()):
+                        raise SnapshotError(f"snapshot {manifest['name']} was replaced by one of other content")
                     for side, index in indexes.items():
                         ids = profiles if side == "profile" else needs
                         vectors[side] = {r.id: index.vector(r.id) for r in ids}
@@ -133,12 +138,12 @@ class Runtime:
                 # than re-adding (an HNSW graph of 100k vectors takes a minute to rebuild).
                 for side, index in indexes.items():
                     self.engine.replace_index(side, index)  # type: ignore[arg-type]
+                self.snapshot_name = manifest["name"]
+                self._mark_saved()
             self._analyse_into_engine(profiles, needs, vectors, progress, indexed=how == "snapshot", cached=True)
             vectors.clear()  # the records hold them now: let warm() move them into one matrix per side
             if how == "rebuilt":
                 self.write_snapshot(meta)
-            else:
-                self.snapshot_name = manifest["name"] if manifest else None
             self.engine.warm()
             self.loaded_version = version
             self.index_stale = False
@@ -187,11 +192,28 @@ class Runtime:
             self.analyses.retain(keys)
 
     def write_snapshot(self, meta: dict[str, Any] | None = None) -> str:
-        """Save the engine's indexes as the new current snapshot (`meta`: `self.meta()` when already known)."""
+        """Save the engine's indexes as the new current snapshot (`meta`: `self.meta()` when already known).
+
+        A side whose index has not changed since the snapshot this runtime last wrote or
+        loaded is linked from it, not written again.
+        """
         with self._lock:
             indexes = {"need": self.engine.index("need"), "profile": self.engine.index("profile")}
-            self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, meta or self.meta())
+            base = self.settings.index_dir / "snapshots" / (self.snapshot_name or "-")
+            unchanged = {side: base / side for side, index in indexes.items() if self._saved_as_is(side, index)}
+            self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, meta or self.meta(), unchanged)
+            self._mark_saved()
             return self.snapshot_name
+
+    def _saved_as_is(self, side: str, index: Any) -> bool:
+        held = self._saved.get(side)
+        return self.snapshot_name is not None and held is not None and held[0]() is index and held[1] == index.changes
+
+    def _mark_saved(self) -> None:
+        """Remember the engine's indexes as they are in the current snapshot (weakly: a reload replaces them)."""
+        self._saved = {side: (weakref.ref(index), index.changes)
+                       for side, index in (("need", self.engine.index("need")),
+                                           ("profile", self.engine.index("profile")))}
 
     def refresh_if_stale(self) -> bool:
         """Reload when another process has written to the store since we loaded; True if reloaded."""

@@ -71,3 +71,35 @@ def test_corrupt_snapshot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError):
         load_snapshot(tmp_path)
     assert read_manifest(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("kind", ["numpy", "flat", "hnsw"])
+def test_an_index_counts_its_changes(kind: str) -> None:
+    idx = make_index(kind, 16)
+    idx.add(["a", "b"], _vectors(2))
+    idx.remove(["nope"])
+    assert idx.changes == 1
+    idx.remove(["a"])
+    idx.add(["b"], _vectors(1, seed=1))
+    assert idx.changes == 3
+
+
+def test_an_unchanged_side_is_linked_from_the_earlier_snapshot(tmp_path: Path) -> None:
+    needs, profiles = make_index("flat", 16), make_index("hnsw", 16)
+    needs.add(["n1"], _vectors(1))
+    profiles.add([f"p{i}" for i in range(30)], _vectors(30, seed=2))
+    first = save_snapshot(tmp_path, {"need": needs, "profile": profiles}, {})
+    needs.add(["n2"], _vectors(1, seed=3))
+    old = tmp_path / "snapshots" / first
+    second = save_snapshot(tmp_path, {"need": needs, "profile": profiles}, {}, {"profile": old / "profile"})
+    new = tmp_path / "snapshots" / second
+    for path in (old / "profile").iterdir():
+        assert path.stat().st_ino == (new / "profile" / path.name).stat().st_ino
+    assert (old / "need" / "ids.json").stat().st_ino != (new / "need" / "ids.json").stat().st_ino
+    _, loaded = load_snapshot(tmp_path)
+    assert loaded["need"].count() == 2 and np.array_equal(loaded["profile"].vector("p7"), profiles.vector("p7"))
+    # The earlier snapshot gone (swept by another process): saved in full instead.
+    third = save_snapshot(tmp_path, {"need": needs, "profile": profiles}, {},
+                          {"profile": tmp_path / "snapshots" / "gone" / "profile"})
+    assert read_manifest(tmp_path)["name"] == third
+    assert load_snapshot(tmp_path)[1]["profile"].count() == 30

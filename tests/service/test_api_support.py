@@ -156,3 +156,26 @@ def test_the_snapshot_hashes_the_store_without_holding_up_readers(runtime: Runti
     reader_done.set()
     writer.join(10)
     assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
+
+
+def _inode(runtime: Runtime, side: str) -> int:
+    return (runtime.settings.index_dir / "snapshots" / runtime.snapshot_name / side / "ids.json").stat().st_ino
+
+
+def test_a_snapshot_links_the_side_no_write_changed_and_restarts_from_it(runtime: Runtime,
+                                                                          api_settings, detector) -> None:
+    profile_file, need_file = _inode(runtime, "profile"), _inode(runtime, "need")
+    runtime.submit_need(Need(id="n-new", institution="X", country="GH", language="en",
+                             description="We need stroke nurses trained in swallow screening."))
+    runtime._snapshot_if_current()
+    assert _inode(runtime, "profile") == profile_file and _inode(runtime, "need") != need_file
+    runtime.upsert_profile(Profile(id="p-new", name="Renal", kind="nhs_trust", description="Haemodialysis training.",
+                                   languages=["en"], capacity=1))
+    runtime._snapshot_if_current()
+    assert _inode(runtime, "profile") != profile_file
+    runtime.close()
+    restarted = Runtime(api_settings, detector=detector)
+    assert restarted.load() == "snapshot"
+    assert {"n-new", "n-stroke-en"} <= set(restarted.engine.ids("need")) and "p-new" in restarted.engine.ids("profile")
+    assert restarted.match_text_private("stroke swallow screening", 3)
+    restarted.store.engine.dispose()
