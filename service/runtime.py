@@ -459,8 +459,8 @@ class Runtime:
         with self._lock:
             if self.index_stale or self.store.version() != version or self.loaded_version != version:
                 return  # a write came in meanwhile: its own request snapshots
-            # Rebuild what the writes invalidated (score columns, BM25: ~3 s at 100k profiles)
-            # here, after the quiet spell, rather than in the next reader's request.
+            # Rebuild what the writes invalidated (BM25; the score columns only after a big
+            # write) here, after the quiet spell, rather than in the next reader's request.
             self.engine.warm()
             self.write_snapshot(self.meta(content))
             if self._purge_pending:

@@ -212,3 +212,64 @@ def test_limit_blas_threads_leaves_numpy_one_blas_thread() -> None:
             "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[1]"
+
+
+def _columns_equal(a, b) -> None:
+    from matcher.candidates import SideArrays
+
+    assert a.ids == b.ids and a.position == b.position and a.country == b.country and a.countries == b.countries
+    assert np.array_equal(a.vectors, b.vectors)
+    for name in SideArrays._COLUMNS:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("spare", [64, 0])  # 0: the matrix grows at every new record
+def test_score_columns_follow_small_writes_as_a_rebuild_would_make_them(detector, fixture_profiles, fixture_needs,
+                                                                        spare, monkeypatch) -> None:
+    import copy
+    import random
+
+    import matcher.candidates as candidates
+    from matcher.candidates import SideArrays
+
+    monkeypatch.setattr(candidates, "SPARE_ROWS", spare)
+
+    engine = build_engine(HashingEncoder(), detector, fixture_profiles[:6], fixture_needs)
+    engine.warm()
+    arrays = engine._sides["profile"].arrays
+    rng = random.Random(3)
+    pool = list(fixture_profiles)
+    for step in range(40):
+        held = engine.ids("profile")
+        if held and rng.random() < 0.35:
+            engine.remove("profile", rng.sample(held, rng.randint(1, min(3, len(held)))))
+        else:  # new records, replacements (a capacity or a text change) or both
+            picks = rng.sample(pool, rng.randint(1, 3))
+            picks = [p.model_copy(update={"capacity": rng.randint(0, 4)}) for p in picks]
+            if rng.random() < 0.3:
+                picks.append(pool[0].model_copy(update={"id": f"extra-{step}", "description": pool[1].description}))
+            engine.add_profiles(picks)
+        assert engine._sides["profile"].arrays is arrays  # updated, not dropped
+        side = engine._sides["profile"]
+        copies = {rid: copy.copy(a) for rid, a in side.records.items()}  # build rebinds their vectors
+        _columns_equal(arrays, SideArrays.build("profile", copies, engine.encoder.dimension))
+        for rid in engine.ids("profile"):
+            vector = engine.get("profile", rid).vector
+            assert np.shares_memory(vector, arrays.vectors) and not vector.flags.writeable
+            assert np.array_equal(vector, engine.index("profile").vector(rid))
+    fresh = MatchEngine(HashingEncoder(), detector)
+    fresh.add_profiles([engine.get("profile", rid).record for rid in engine.ids("profile")])
+    fresh.add_needs(fixture_needs)
+    for nid in ("n-stroke-en", "n-stroke-fr"):
+        assert engine.match_need(nid, top=5) == fresh.match_need(nid, top=5)
+
+
+def test_a_big_write_drops_the_score_columns_for_one_rebuild(detector, fixture_profiles, fixture_needs,
+                                                            monkeypatch) -> None:
+    import matcher.engine as engine_module
+
+    engine = build_engine(HashingEncoder(), detector, fixture_profiles[:3], fixture_needs)
+    engine.warm()
+    monkeypatch.setattr(engine_module, "INCREMENTAL_MAX", 1)
+    engine.add_profiles(fixture_profiles[3:])
+    assert engine._sides["profile"].arrays is None
