@@ -131,3 +131,28 @@ def test_records_added_over_a_loaded_index_are_not_indexed_twice(tmp_path: Path,
     fresh.add([engine.get("need", i) for i in engine.ids("need")])
     assert fresh.index("profile").count() == engine.index("profile").count()
     assert fresh.match_need(fixture_needs[0].id) == engine.match_need(fixture_needs[0].id)
+
+
+def test_hnsw_saves_keep_replaced_vectors_tombstoned_but_never_removed_ones(tmp_path: Path, monkeypatch) -> None:
+    ids = [f"r{i:03d}" for i in range(200)]
+    v = _vectors(200)
+    idx = FaissIndex(16, "hnsw")
+    idx.add(ids, v)
+    idx.add(ids[:10], _vectors(10, seed=5))  # ten edits: their old vectors become tombstones
+    rebuilds = []
+    real = idx._rebuild_locked
+    monkeypatch.setattr(idx, "_rebuild_locked", lambda layout: (rebuilds.append(layout), real(layout)))
+    (tmp_path / "a").mkdir()
+    idx.save(tmp_path / "a")
+    assert rebuilds == [] and idx.tombstones() == 10  # no graph rebuild for a save
+    loaded = load_index(tmp_path / "a")
+    assert isinstance(loaded, FaissIndex) and loaded.tombstones() == 10 and loaded.count() == 200
+    q = _vectors(1, seed=8)[0]
+    assert loaded.search(q, 10) == idx.search(q, 10)
+    assert np.array_equal(loaded.vector("r003"), idx.vector("r003"))
+    idx.remove(["r150"])  # a removed record's vector must not reach the disk
+    (tmp_path / "b").mkdir()
+    idx.save(tmp_path / "b")
+    assert rebuilds == ["hnsw"] and idx.tombstones() == 0
+    again = load_index(tmp_path / "b")
+    assert again.count() == 199 and again._index.ntotal == 199 and again.vector("r150") is None
