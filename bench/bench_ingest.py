@@ -83,8 +83,46 @@ def child_load() -> dict[str, Any]:
     start = time.perf_counter()
     rt.engine.match_need(need)  # the first request: nothing may be left to build for it
     first = time.perf_counter() - start
-    return {"seconds": seconds, "how": how, "profiles": len(rt.engine.ids("profile")),
-            "first_query_ms": first * 1e3, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib()}
+    out = {"seconds": seconds, "how": how, "profiles": len(rt.engine.ids("profile")),
+           "first_query_ms": first * 1e3, "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib()}
+    # Then one write of each kind, each followed by its snapshot step while a reader keeps asking.
+    from matcher.schema import Need
+
+    rt.schedule_snapshot = lambda: None  # type: ignore[method-assign]  # run by hand below
+    submitted = Need(id="bench-need", institution="Bench", country="GH", language="en",
+                     description="We need help to train our nurses in stroke care and swallow screening.")
+    out["need_write"] = _write_then_snapshot(rt, need, lambda: rt.submit_need(submitted))
+    profile = rt.engine.get("profile", rt.engine.ids("profile")[1]).record
+    edited = profile.model_copy(update={"description": profile.description + " We also teach families."})
+    out["profile_write"] = _write_then_snapshot(rt, need, lambda: rt.upsert_profile(edited))
+    return out
+
+
+def _write_then_snapshot(rt: Any, need: str, write: Any) -> dict[str, Any]:
+    """Time `write()`, then the snapshot step after it, during which a reader matches `need` again and again."""
+    import threading
+
+    start = time.perf_counter()
+    write()
+    write_s = time.perf_counter() - start
+    done = threading.Event()
+
+    def snapshot() -> None:
+        rt._snapshot_if_current()
+        done.set()
+
+    thread = threading.Thread(target=snapshot)
+    start = time.perf_counter()
+    thread.start()
+    reads: list[float] = []
+    while not done.is_set():
+        begun = time.perf_counter()
+        with rt.reading() as engine:
+            engine.match_need(need)
+        reads.append(time.perf_counter() - begun)
+    thread.join()
+    return {"write_s": write_s, "snapshot_s": time.perf_counter() - start, "reads": len(reads),
+            "longest_read_ms": max(reads, default=0.0) * 1e3}
 
 
 def _run_child(args: list[str], home: Path, encoder: str) -> dict[str, Any]:
@@ -191,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.scale_encoder, args.pool = "hashing", 100
     report = run(sizes, args.model_profiles, encoders, args.scale_encoder, args.cache, args.pool, load_sizes)
     print(format_rows(report))
+    for r in report["scale"]:
+        for kind in ("need_write", "profile_write"):
+            w = r.get("load", {}).get(kind)
+            if w:
+                print(f"{r['profiles']:,} profiles loaded, {kind.replace('_', ' ')}: {w['write_s']:.2f} s, then its "
+                      f"snapshot step {w['snapshot_s']:.2f} s, during which the longest of {w['reads']} reads "
+                      f"took {w['longest_read_ms']:.0f} ms")
     write_result(args.out, "ingest", {**report, "pool_texts": args.pool})
     return 0
 
