@@ -198,7 +198,8 @@ class SideArrays:
         for i, rid in enumerate(new, start=n):
             self.ids.append(rid)
             self.position[rid] = i
-            self._fill(i, records[rid])
+            self._fill(i, records[rid], fresh=True)
+        self.strength_sum[n:] = self.strengths[n:].sum(axis=1)
         self.vectors = rows[:n + k]
 
     def _bind_vector(self, i: int, a: Analysed) -> None:
@@ -207,16 +208,21 @@ class SideArrays:
         a.vector = self._rows[i]
         a.vector.flags.writeable = False
 
-    def _fill(self, i: int, a: Analysed) -> None:
-        """Row i of every column from record `a`, its vector copied in and rebound."""
+    def _fill(self, i: int, a: Analysed, fresh: bool = False) -> None:
+        """Row i of every column from record `a`, its vector copied in and rebound.
+
+        `fresh`: the row is still zero, and the caller sums the strengths of all new rows at once.
+        """
         assert self._rows is not None
-        self.strengths[i] = 0.0
-        self.present[i] = False
+        if not fresh:
+            self.strengths[i] = 0.0
+            self.present[i] = False
         for area, value in a.strengths.items():
             j = AREA_INDEX[area]
             self.strengths[i, j] = value
             self.present[i, j] = True
-        self.strength_sum[i] = self.strengths[i].sum()
+        if not fresh:
+            self.strength_sum[i:i + 1] = self.strengths[i:i + 1].sum(axis=1)
         lang = modal = capacity = 0
         modal_count, has_record = 0.0, False
         country: str | None = None
