@@ -76,7 +76,7 @@ def child_load() -> dict[str, Any]:
     from service.settings import Settings
 
     start = time.perf_counter()
-    rt = Runtime(Settings())
+    rt = Runtime(Settings(), freeze_heap=True)  # as `partnermatch serve` runs it
     how = rt.load()
     seconds = time.perf_counter() - start
     need = rt.engine.ids("need")[0]
