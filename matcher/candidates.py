@@ -40,7 +40,16 @@ SPLIT_ROWS = 4096
 # Spare rows the vector matrix keeps for records added later (at least; or 1/16 of the rows).
 SPARE_ROWS = 64
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-_SECOND_CORE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partnermatch-dense")  # starts on first use
+_helper: tuple[int, ThreadPoolExecutor] | None = None  # (pid, executor): a forked child makes its own
+
+
+def _second_core() -> ThreadPoolExecutor:
+    """The thread that takes half of a large product; a new one after a fork (the parent's did not survive it)."""
+    global _helper
+    held = _helper
+    if held is None or held[0] != os.getpid():
+        held = _helper = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="partnermatch-dense"))
+    return held[1]
 _POPCOUNT = np.array([bin(i).count("1") for i in range(1 << len(MODALITIES))], dtype=np.float64)
 
 
@@ -68,7 +77,7 @@ def dense_scores(vectors: NDArray[np.float32], query: NDArray[np.float32]) -> ND
     half = (n // 2) // 64 * 64
     if n < SPLIT_ROWS or _CORES < 2 or half == 0:
         return np.matmul(vectors, query, out=out)
-    other = _SECOND_CORE.submit(np.matmul, vectors[half:], query, out=out[half:])
+    other = _second_core().submit(np.matmul, vectors[half:], query, out=out[half:])
     np.matmul(vectors[:half], query, out=out[:half])
     other.result()
     return out

@@ -1,6 +1,7 @@
 """Ranking and explanations on a small fixture corpus with known answers (hashing encoder)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -191,7 +192,7 @@ def test_dense_scores_split_over_two_threads_equal_the_one_product(hashing_engin
             return super().submit(fn, *args, **kwargs)
 
     monkeypatch.setattr(candidates, "_CORES", 2)
-    monkeypatch.setattr(candidates, "_SECOND_CORE", Recording(max_workers=1))
+    monkeypatch.setattr(candidates, "_helper", (os.getpid(), Recording(max_workers=1)))
     rng = np.random.default_rng(0)
     with threadpool_limits(limits=1, user_api="blas"):  # as the service runs
         for n in (candidates.SPLIT_ROWS, 10_000, 12_345):
@@ -203,6 +204,21 @@ def test_dense_scores_split_over_two_threads_equal_the_one_product(hashing_engin
     before = hashing_engine.match_need("n-stroke-en", top=5)
     monkeypatch.setattr(candidates, "SPLIT_ROWS", 2)
     assert hashing_engine.match_need("n-stroke-en", top=5) == before
+
+
+def test_a_forked_child_splits_dense_scores_on_its_own_thread(monkeypatch) -> None:
+    import multiprocessing
+
+    import matcher.candidates as candidates
+
+    monkeypatch.setattr(candidates, "_CORES", 2)
+    vectors = np.random.default_rng(1).standard_normal((candidates.SPLIT_ROWS, 8), dtype=np.float32)
+    query = np.ones(8, dtype=np.float32)
+    candidates.dense_scores(vectors, query)  # the parent's helper thread is running now
+    child = multiprocessing.get_context("fork").Process(target=candidates.dense_scores, args=(vectors, query))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0  # the parent's thread does not exist in the child: it would wait forever
 
 
 def test_limit_blas_threads_leaves_numpy_one_blas_thread() -> None:
