@@ -13,7 +13,7 @@ analysis under a new id, with its vector moved by Gaussian noise (sigma 0.3, cos
 so that dense scores do not tie. Explanation inputs (sentence vectors) are warm, as after
 ingest or a first view; the cost of a cold explanation is reported separately. Ad-hoc
 texts are new generated needs, encoded by the real model in the query. numpy's BLAS runs
-on one thread, as in the service (see `matcher.candidates.SideArrays.dense`).
+on one thread, as in the service (see `matcher.candidates.dense_scores`).
 """
 from __future__ import annotations
 

@@ -34,12 +34,13 @@ SCORE_MARGIN = 1e-3
 AREA_INDEX = {a: i for i, a in enumerate(AREA_IDS)}
 LANGUAGE_BIT = {lang: 1 << i for i, lang in enumerate(LANGUAGES)}
 MODALITY_BIT = {m: 1 << i for i, m in enumerate(MODALITIES)}
-# Rows from which `SideArrays.dense` hands half the product to a second thread (below, the
+# Rows from which `dense_scores` hands half the product to a second thread (below, the
 # hand-over costs more than it saves).
 SPLIT_ROWS = 4096
 # Spare rows the vector matrix keeps for records added later (at least; or 1/16 of the rows).
 SPARE_ROWS = 64
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_POPCOUNT = np.array([bin(i).count("1") for i in range(1 << len(MODALITIES))], dtype=np.float64)
 _helper: tuple[int, ThreadPoolExecutor] | None = None  # (pid, executor): a forked child makes its own
 
 
@@ -50,11 +51,10 @@ def _second_core() -> ThreadPoolExecutor:
     if held is None or held[0] != os.getpid():
         held = _helper = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="partnermatch-dense"))
     return held[1]
-_POPCOUNT = np.array([bin(i).count("1") for i in range(1 << len(MODALITIES))], dtype=np.float64)
 
 
 def limit_blas_threads() -> None:
-    """Run numpy's BLAS on one thread in this process: see `SideArrays.dense` for why."""
+    """Run numpy's BLAS on one thread in this process: see `dense_scores` for why."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")

@@ -89,6 +89,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     # Requests are the server's unit of parallelism, and a second BLAS thread keeps spinning
     # on the other core after each product: bench_http measured 27 ms of server CPU per
     # uncached need-matches request with it, 15 ms without. The one product that gains from
-    # two cores splits itself (SideArrays.dense).
+    # two cores splits itself (matcher.candidates.dense_scores).
     limit_blas_threads()
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

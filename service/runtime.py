@@ -116,13 +116,17 @@ class Runtime:
             digest = records_digest(profiles)  # not a second read of the store
             self._profiles_digest = (self._profile_writes, digest)
             meta = self.meta(records_digest(needs, digest.copy()).hexdigest())
+
+            def fits(m: dict[str, Any] | None) -> bool:
+                return m is not None and all(m.get(k) == v for k, v in meta.items())
+
             manifest = read_manifest(self.settings.index_dir)
             vectors: dict[str, dict[str, Any]] = {"need": {}, "profile": {}}
             how = "rebuilt"
-            if manifest is not None and all(manifest.get(k) == v for k, v in meta.items()):
+            if fits(manifest):
                 try:
                     manifest, indexes = load_snapshot(self.settings.index_dir)  # CURRENT's, as loaded
-                    if not all(manifest.get(k) == v for k, v in meta.items()):
+                    if not fits(manifest):
                         raise SnapshotError(f"snapshot {manifest['name']} was replaced by one of other content")
                     for side, index in indexes.items():
                         ids = profiles if side == "profile" else needs
@@ -199,15 +203,18 @@ class Runtime:
         """
         with self._lock:
             indexes = {"need": self.engine.index("need"), "profile": self.engine.index("profile")}
-            base = self.settings.index_dir / "snapshots" / (self.snapshot_name or "-")
-            unchanged = {side: base / side for side, index in indexes.items() if self._saved_as_is(side, index)}
+            unchanged = {}
+            if self.snapshot_name is not None:
+                base = self.settings.index_dir / "snapshots" / self.snapshot_name
+                unchanged = {side: base / side for side, index in indexes.items() if self._saved_as_is(side, index)}
             self.snapshot_name = save_snapshot(self.settings.index_dir, indexes, meta or self.meta(), unchanged)
             self._mark_saved()
             return self.snapshot_name
 
     def _saved_as_is(self, side: str, index: Any) -> bool:
+        """True when `index` is, unchanged, what the current snapshot holds for `side`."""
         held = self._saved.get(side)
-        return self.snapshot_name is not None and held is not None and held[0]() is index and held[1] == index.changes
+        return held is not None and held[0]() is index and held[1] == index.changes
 
     def _mark_saved(self) -> None:
         """Remember the engine's indexes as they are in the current snapshot (weakly: a reload replaces them)."""
