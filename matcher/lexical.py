@@ -113,7 +113,9 @@ class BM25Lexical:
     def __init__(self, k1: float = 1.2, b: float = 0.75, table: TermTable | None = None) -> None:
         self.k1 = k1
         self.b = b
-        self.table = table or TermTable()  # an engine's two sides share one: their bags query either
+        # An engine's two sides share one, so that their bags query either as they are. (Not
+        # `table or ...`: an empty table is falsy, which once gave each side its own.)
+        self.table = table if table is not None else TermTable()
         self._bags: dict[str, TermBag] = {}
         self._ids: list[str] = []
         self._matrix: Any = None  # scipy CSC (documents x terms) of BM25 weights, or None when stale
@@ -156,12 +158,18 @@ class BM25Lexical:
                 self._matrix = _bm25_matrix([self._bags[i] for i in self._ids], len(self.table), self.k1, self.b)
             return self._matrix
 
-    def _query(self, terms: Terms) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        """The query's term columns in this index and their counts."""
+    def _query(self, terms: Terms, width: int) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """The query's term columns in this index (`width` columns wide) and their counts."""
         bag = terms if isinstance(terms, TermBag) else None
         if bag is None or bag.table is not self.table:  # another table's bag: by its strings
             bag = self.table.lookup(term_list(terms))
-        return bag.ids.astype(np.intp), bag.counts.astype(np.float64)
+        ids, counts = bag.ids, bag.counts
+        if len(ids) and ids[-1] >= width:
+            # Terms the shared table gained after this index was built (from the other side):
+            # none of this index's records has them. Ids are sorted, so they come last.
+            keep = int(np.searchsorted(ids, width))
+            ids, counts = ids[:keep], counts[:keep]
+        return ids.astype(np.intp), counts.astype(np.float64)
 
     def scores(self, query_terms: Terms) -> dict[str, float]:
         """BM25 score of every record for the query terms (only records sharing a term)."""
@@ -176,7 +184,7 @@ class BM25Lexical:
         matrix = self._ensure()
         if matrix is None:
             return [], np.zeros(0, dtype=np.float64)
-        columns, counts = self._query(query_terms)
+        columns, counts = self._query(query_terms, matrix.shape[1])
         if not len(columns):
             return self._ids, np.zeros(len(self._ids), dtype=np.float64)
         out: NDArray[np.float64] = np.asarray(matrix[:, columns] @ counts, dtype=np.float64)

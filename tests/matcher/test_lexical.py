@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from matcher.lexical import BM25Lexical, TermBag
+from matcher.engine import MatchEngine
+from matcher.lexical import BM25Lexical, TermBag, TermTable
 from matcher.text import lexical_terms
 
 TEXTS = {
@@ -70,3 +71,24 @@ def test_scores_are_the_same_whatever_the_string_hash_seed() -> None:
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
     assert len(runs) == 1
+
+
+
+def test_indexes_sharing_a_table_query_each_other_by_bag_even_after_it_grows() -> None:
+    """An empty TermTable is falsy: `table or TermTable()` once gave each engine side its own table."""
+    table = TermTable()
+    profiles, needs = BM25Lexical(table=table), BM25Lexical(table=table)
+    assert profiles.table is table and needs.table is table
+    profiles.add(list(TEXTS), list(TEXTS.values()))
+    profiles.warm()  # built now, as wide as the table is
+    width = len(table)
+    need = needs.add_terms("n-1", lexical_terms("Stroke thrombolysis training; zzqx cardiology unheardof"))
+    assert need.table is table and int(need.ids.max()) >= width  # terms the profile index never saw
+    reference = BM25Lexical()
+    reference.add(list(TEXTS), list(TEXTS.values()))
+    by_bag = profiles.score_array(need)[1]
+    assert np.array_equal(by_bag, reference.score_array(need.strings())[1]) and by_bag.max() > 0
+
+
+def test_an_engine_shares_one_term_table_between_its_sides(hashing_engine: MatchEngine) -> None:
+    assert hashing_engine.lexical("need").table is hashing_engine.lexical("profile").table
