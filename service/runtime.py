@@ -6,6 +6,7 @@ are loaded from the current snapshot when it matches the store, else rebuilt fro
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import shutil
 import sqlite3
@@ -32,7 +33,7 @@ from service.models import DecisionRow, utcnow
 from service.results import ResultCache
 from service.settings import Settings
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store, records_digest
+from service.store import Store, content_hash, record_digest, record_digests
 
 log = logging.getLogger("partnermatch")
 Progress = Callable[[int], None]
@@ -62,11 +63,10 @@ class Runtime:
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     _snapshots: DebouncedSnapshots | None = field(init=False, default=None)
     _purge_pending: bool = field(init=False, default=False)
-    # (profile writes when taken, SHA-256 state after the store's profiles): the costly part
-    # of a snapshot's content hash (streaming 100k profiles took 12 s), reused while no
-    # profile was written.
-    _profile_writes: int = field(init=False, default=0)
-    _profiles_digest: tuple[int, Any] | None = field(init=False, default=None)
+    # id -> record digest of every profile in the store, from the last load on, updated by
+    # this runtime's profile writes under the lock: the profiles' part of a snapshot's
+    # content hash without reading them all again (12 s at 100k). None before a load.
+    _profile_digests: dict[str, bytes] | None = field(init=False, default=None)
     # side -> (the engine's index, its change count) as saved in snapshot_name
     _saved: dict[str, tuple[weakref.ref[Any], int]] = field(init=False, default_factory=dict)
     _results: ResultCache = field(init=False)
@@ -92,18 +92,16 @@ class Runtime:
                 "content_hash": content_hash or self.content_hash()}
 
     def content_hash(self) -> str:
-        """The store's content hash, reading only its open needs while no profile was written since the last one.
+        """The store's content hash, reading only its open needs when the profiles' digests are held.
 
-        Safe without the lock: the count of profile writes is read before the profiles are,
-        and a profile write counts only after its commit, so a digest is never reused for a
-        store that has profiles it lacks.
+        Callable without the lock: the digests are copied under it, and a profile write
+        updates them under it right after its commit. (A caller that must know the hash is
+        of the store at some version reads the version before and checks it after, as
+        `_snapshot_if_current` does.)
         """
-        writes = self._profile_writes
-        held = self._profiles_digest
-        if held is None or held[0] != writes:
-            held = (writes, self.store.profiles_digest())
-            self._profiles_digest = held
-        return self.store.content_hash(held[1])
+        with self._lock:
+            profiles = None if self._profile_digests is None else self._profile_digests.copy()
+        return self.store.content_hash(profiles)
 
     def load(self, progress: Progress | None = None) -> str:
         """Fill the engine from the store, reusing the snapshot's vectors when it matches; return how."""
@@ -113,12 +111,15 @@ class Runtime:
             self._results.clear()
             version = self.store.version()
             profiles, needs = self.store.profiles(), self.store.needs()
-            digest = records_digest(profiles)  # not a second read of the store
-            self._profiles_digest = (self._profile_writes, digest)
-            meta = self.meta(records_digest(needs, digest.copy()).hexdigest())
+            legacy = hashlib.sha256()
+            self._profile_digests = record_digests(profiles, legacy)  # not a second read of the store
+            meta = self.meta(content_hash(self._profile_digests, record_digests(needs, legacy)))
+            # A snapshot written before the hash was made of per-record digests carries the
+            # SHA-256 of the records' JSON: still accepted, so an upgrade does not rebuild.
+            accepted = (meta, {**meta, "content_hash": legacy.hexdigest()})
 
             def fits(m: dict[str, Any] | None) -> bool:
-                return m is not None and all(m.get(k) == v for k, v in meta.items())
+                return m is not None and any(all(m.get(k) == v for k, v in want.items()) for want in accepted)
 
             manifest = read_manifest(self.settings.index_dir)
             vectors: dict[str, dict[str, Any]] = {"need": {}, "profile": {}}
@@ -236,7 +237,8 @@ class Runtime:
         with self._lock:
             self._results.clear()
             self.store.upsert(profiles, needs)
-            self._profile_writes += bool(profiles)
+            if self._profile_digests is not None:
+                self._profile_digests.update(record_digests(profiles))
             self._analyse_into_engine(profiles, needs, {"need": {}, "profile": {}}, progress)
             self.write_snapshot()
             self.loaded_version = self.store.version()
@@ -309,7 +311,8 @@ class Runtime:
         """Insert or update a profile, then index it; True when it was created."""
         with self._lock:
             created, version = self.store.save_profile(profile)
-            self._profile_writes += 1
+            if self._profile_digests is not None:
+                self._profile_digests[profile.id] = record_digest(profile)
             self._after_commit(version, lambda: self.engine.add(
                 [self.engine.analyse("profile", profile.id, profile.description, None, profile.clinical_areas,
                                      profile)]))

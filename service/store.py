@@ -6,7 +6,7 @@ the store version in the same transaction, so other processes can notice it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,20 +157,20 @@ class Store:
         row = self._first(_NEED_ROW, need_id=need_id)
         return NeedRow(**row._mapping) if row else None
 
-    def content_hash(self, profiles_digest: Any = None) -> str:
-        """Hash of everything the index is derived from (open needs and all profiles).
+    def content_hash(self, profile_digests: Mapping[str, bytes] | None = None) -> str:
+        """Hash of everything the index is derived from (all profiles and open needs); see `content_hash`.
 
-        `profiles_digest`: the SHA-256 state after the profiles (`profiles_digest()`), when
-        the caller knows they have not changed since; only the open needs are read then.
-        Records are streamed, not listed: listing them raised the peak RSS of a 100k-profile
-        ingest by ~570 MiB.
+        `profile_digests`: id -> `record_digest` of every profile, when the caller holds them
+        (a runtime keeps them up to date); only the open needs are read then. Records are
+        streamed, not listed: listing them raised the peak RSS of a 100k-profile ingest by
+        ~570 MiB.
         """
-        digest = (profiles_digest or self.profiles_digest()).copy()
-        return records_digest(self._iter_needs(), digest).hexdigest()
+        profiles = profile_digests if profile_digests is not None else self.profile_digests()
+        return content_hash(profiles, record_digests(self._iter_needs()))
 
-    def profiles_digest(self) -> Any:
-        """The SHA-256 state after every profile's JSON, by id: the first part of `content_hash`."""
-        return records_digest(self._iter_profiles())
+    def profile_digests(self) -> dict[str, bytes]:
+        """id -> `record_digest` of every profile (reads them all: 12 s at 100k profiles)."""
+        return record_digests(self._iter_profiles())
 
     # ---- decisions ------------------------------------------------------------------
     def accepted_counts(self) -> dict[str, int]:
@@ -323,17 +323,37 @@ def _upsert_need(s: Session, n: Need) -> None:
     s.add(row)
 
 
-def records_hash(records: Iterable[Profile | Need]) -> str:
-    """SHA-256 over each record's JSON in turn: `Store.content_hash` of profiles then open needs, by id."""
-    return records_digest(records).hexdigest()
+def record_digest(record: Profile | Need) -> bytes:
+    """SHA-256 of a record's JSON: its part of the content hash."""
+    return hashlib.sha256(record.model_dump_json().encode()).digest()
 
 
-def records_digest(records: Iterable[Profile | Need], digest: Any = None) -> Any:
-    """`digest` (a new SHA-256 when None) updated with each record's JSON in turn."""
-    h = digest if digest is not None else hashlib.sha256()
+def record_digests(records: Iterable[Profile | Need], legacy: Any = None) -> dict[str, bytes]:
+    """id -> `record_digest` of each record; `legacy`, a SHA-256, is also fed each record's JSON in turn."""
+    out = {}
     for record in records:
-        h.update(record.model_dump_json().encode())
-    return h
+        raw = record.model_dump_json().encode()
+        if legacy is not None:
+            legacy.update(raw)
+        out[record.id] = hashlib.sha256(raw).digest()
+    return out
+
+
+def content_hash(profiles: Mapping[str, bytes], needs: Mapping[str, bytes]) -> str:
+    """SHA-256 over the profiles' record digests, then the open needs', each by id.
+
+    Made of per-record digests so that a runtime can keep the profiles' part up to date
+    as it writes them, instead of reading every profile again after each profile write
+    (12 s at 100k profiles). Ids are sorted here, by code point, not by the database, so
+    the value does not depend on its collation. (Before 2026-11-26 the hash ran over the
+    records' JSON itself; `Runtime.load` still accepts a snapshot of that hash.)
+    """
+    h = hashlib.sha256(b"partnermatch content hash 2\n")
+    for part in (profiles, needs):
+        h.update(b"%d\n" % len(part))
+        for rid in sorted(part):
+            h.update(part[rid])
+    return h.hexdigest()
 
 
 def profile_from_row(r: ProfileRow) -> Profile:

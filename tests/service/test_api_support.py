@@ -1,6 +1,8 @@
 """The pieces under the API: the store (versions, content hash), the rate limiter, debounced snapshots."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +14,7 @@ from matcher.snapshot import read_manifest
 from service.ratelimit import SlidingWindowLimiter
 from service.runtime import Runtime
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store, records_hash
+from service.store import Store, content_hash, record_digest, record_digests
 
 
 def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) -> None:
@@ -28,20 +30,24 @@ def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) ->
 def test_content_hash_covers_profiles_and_open_needs_and_keeps_its_value(database_url: str | None,
                                                                          tmp_path: Path) -> None:
     store = Store(database_url or f"sqlite:///{tmp_path}/store.sqlite").migrate()
+    profiles = [
+        Profile(id="p-b", name="Stroke Unit", kind="nhs_trust", region="Leeds", languages=["en", "fr"],
+                description="Acute stroke care and rehabilitation.", capacity=2, countries_of_experience=["GH"],
+                modalities=["training_courses"], clinical_areas=["stroke"]),
+        Profile(id="p-a", name="Midwives", kind="university", description="Obstetric emergencies training.",
+                languages=["en"], capacity=1)]
     store.upsert(
-        [Profile(id="p-b", name="Stroke Unit", kind="nhs_trust", region="Leeds", languages=["en", "fr"],
-                 description="Acute stroke care and rehabilitation.", capacity=2, countries_of_experience=["GH"],
-                 modalities=["training_courses"], clinical_areas=["stroke"]),
-         Profile(id="p-a", name="Midwives", kind="university", description="Obstetric emergencies training.",
-                 languages=["en"], capacity=1)],
+        profiles,
         [Need(id="n-2", institution="Korle Bu", country="GH", language="en", description="We need a stroke unit.",
               clinical_areas=["stroke"]),
          Need(id="n-1", institution="Dakar", country="SN", language="fr",
               description="Soins obstétricaux d'urgence.")])
     store.withdraw_need("n-1")
-    # The value the list-based hash gave (sha256 of each profile's, then each open need's,
-    # model_dump_json by id): snapshot manifests written before must still match.
-    assert store.content_hash() == "6777fd5c0cad646a882a6be8b6cffc30d428301a32d6f665896c91d29ec6b339"
+    # Pinned: a change of value makes every deployment rebuild its indexes once.
+    assert store.content_hash() == "70ea963b7a00cf8de47d4fbd8ec3b18bdd892f19f1bacac89a5a9024a439755b"
+    # A runtime's digests of the records it wrote give the same value as reading the store.
+    written = {p.id: record_digest(p) for p in profiles}
+    assert store.content_hash(written) == store.content_hash()
     store.engine.dispose()
 
 
@@ -101,53 +107,71 @@ def test_a_failed_snapshot_is_logged_and_retried_on_the_next_request() -> None:
 def _profile_reads(runtime: Runtime, monkeypatch) -> list[int]:
     """Counts the runtime's full reads of the store's profiles for a content hash."""
     reads: list[int] = []
-    real = runtime.store.profiles_digest
+    real = runtime.store.profile_digests
 
     def counted() -> object:
         reads.append(1)
         return real()
 
-    monkeypatch.setattr(runtime.store, "profiles_digest", counted)
+    monkeypatch.setattr(runtime.store, "profile_digests", counted)
     return reads
 
 
 def _store_hash(runtime: Runtime) -> str:
-    """The content hash computed as `Runtime.load` once did: every profile, then every open need."""
-    return records_hash(chain(runtime.store.profiles(), runtime.store.needs()))
+    """The content hash from a fresh read of every profile and open need."""
+    return content_hash(record_digests(runtime.store.profiles()), record_digests(runtime.store.needs()))
 
 
-def test_snapshots_after_need_writes_hash_the_profiles_once_until_a_profile_changes(runtime: Runtime,
-                                                                                     monkeypatch) -> None:
+def test_snapshots_after_writes_hash_what_was_written_without_reading_every_profile(runtime: Runtime,
+                                                                                    monkeypatch) -> None:
     reads = _profile_reads(runtime, monkeypatch)
-    runtime.load()  # hashes the profiles it has read anyway
+    runtime.load()  # digests the profiles it has read anyway
     for i in range(3):
         runtime.submit_need(Need(id=f"n-new-{i}", institution="X", country="GH", language="en",
                                  description=f"We need stroke nurses, round {i}."))
         runtime._snapshot_if_current()
         assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
-    assert reads == []
     profile = Profile(id="p-new", name="Renal", kind="nhs_trust", description="Haemodialysis training.",
                       languages=["en"], capacity=1)
     runtime.upsert_profile(profile)
     runtime._snapshot_if_current()
-    assert reads == [1]  # the profiles changed: read once more
     assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
+    edited = profile.model_copy(update={"description": "Haemodialysis and transplant follow-up training."})
+    runtime.ingest([edited], [])
+    assert read_manifest(runtime.settings.index_dir)["content_hash"] == _store_hash(runtime)
+    assert reads == []  # the profiles' part came from the digests of what was written
     runtime.close()
     assert runtime.load() == "snapshot"
+
+
+def test_a_snapshot_of_the_hash_before_per_record_digests_still_loads(runtime: Runtime) -> None:
+    """Manifests written before 2026-11-26 carry the SHA-256 of every profile's, then open need's, JSON."""
+    runtime.load()
+    legacy = hashlib.sha256()
+    for record in chain(runtime.store.profiles(), runtime.store.needs()):
+        legacy.update(record.model_dump_json().encode())
+    current = runtime.settings.index_dir / "snapshots" / runtime.snapshot_name / "manifest.json"
+    manifest = json.loads(current.read_text())
+    manifest["content_hash"] = legacy.hexdigest()
+    current.write_text(json.dumps(manifest))
+    assert runtime.load() == "snapshot"
+    manifest["content_hash"] = "0" * 64  # any other value: rebuilt
+    current.write_text(json.dumps(manifest))
+    assert runtime.load() == "rebuilt"
 
 
 def test_the_snapshot_hashes_the_store_without_holding_up_readers(runtime: Runtime, monkeypatch) -> None:
     runtime.upsert_profile(Profile(id="p-new", name="Renal", kind="nhs_trust", description="Haemodialysis training.",
                                    languages=["en"], capacity=1))
     hashing, reader_done = threading.Event(), threading.Event()
-    real = runtime.store.profiles_digest
+    real = runtime.store.content_hash
 
-    def slow() -> object:  # as streaming 100k profiles is
+    def slow(profiles: object = None) -> str:  # as streaming many needs (or every profile before a load) is
         hashing.set()
         assert reader_done.wait(10), "a reader waited for the content hash"
-        return real()
+        return real(profiles)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runtime.store, "profiles_digest", slow)
+    monkeypatch.setattr(runtime.store, "content_hash", slow)
     writer = threading.Thread(target=runtime._snapshot_if_current)
     writer.start()
     assert hashing.wait(10)
