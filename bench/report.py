@@ -81,7 +81,10 @@ def index(r: dict[str, Any]) -> str:
         parts.append(f"\nIncremental (HNSW, {inc['start_count']:,} vectors): add 1,000 in {inc['add_1000_s']:.2f} s; "
                      f"remove 1,000 in {inc['remove_1000_s']:.3f} s (tombstones); p50 with those tombstones "
                      f"{inc['p50_ms_with_1000_tombstones']:.3f} ms; the removal that passed the compaction fraction "
-                     f"took {inc['compaction_s']:.1f} s (graph rebuilt from {inc['live_after']:,} live vectors).\n")
+                     f"took {inc['compaction_s']:.1f} s (graph rebuilt inline from {inc['live_after']:,} live vectors)"
+                     + (f"; as the service compacts, a copy built beside the live graph took "
+                        f"{inc['compacted_copy_s']:.1f} s, holding the index's lock for "
+                        f"{inc['compacted_copy_lock_s']:.2f} s" if "compacted_copy_s" in inc else "") + ".\n")
     return "\n".join(parts)
 
 

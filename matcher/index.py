@@ -26,6 +26,8 @@ IndexKind = Literal["numpy", "flat", "hnsw", "auto"]
 AUTO_HNSW_ABOVE = 20_000
 # HNSW graphs are rebuilt once removed (tombstoned) vectors pass this fraction of them.
 COMPACT_FRACTION = 0.2
+# Vectors copied per step when a compacted HNSW graph is built beside the live one.
+_COMPACT_CHUNK = 16_384
 
 
 class VectorIndex(Protocol):
@@ -158,7 +160,9 @@ class FaissIndex:
     `auto` holds an exact flat index up to `hnsw_above` vectors and moves to HNSW past it
     (see docs/benchmarks.md for where the threshold comes from). HNSW cannot remove ids:
     removals there are tombstones, skipped during search by an id filter, and the graph
-    is rebuilt from the live vectors once tombstones pass `compact_fraction` of it.
+    is rebuilt from the live vectors once tombstones pass `compact_fraction` of it: inside
+    the write that passes it, or, with `compact_inline` off, when its owner asks for a
+    `compacted()` copy (built without holding up searches) and swaps it in.
     Vectors are read back from FAISS's own storage (no second copy in memory).
     `storage="fp16"` keeps HNSW vectors as float16 in memory and on disk (half the size;
     recall measured in docs/benchmarks.md).
@@ -187,6 +191,7 @@ class FaissIndex:
         self._lock = threading.Lock()
         self.changes = 0
         self._erased = 0  # hnsw: tombstones of removed records (the rest are of replaced vectors)
+        self.compact_inline = True  # False: the owner compacts (needs_compaction, compacted)
 
     @property
     def layout(self) -> Literal["flat", "hnsw"]:
@@ -258,9 +263,44 @@ class FaissIndex:
         return int(self._index.ntotal) - len(self._label)
 
     def _maybe_compact_locked(self) -> None:
-        dead = self.tombstones()
-        if self._layout == "hnsw" and dead and dead > self.compact_fraction * self._index.ntotal:
+        if self.compact_inline and self._past_fraction_locked():
             self._rebuild_locked("hnsw")
+
+    def _past_fraction_locked(self) -> bool:
+        dead = self.tombstones()
+        return self._layout == "hnsw" and dead > 0 and dead > self.compact_fraction * self._index.ntotal
+
+    def needs_compaction(self) -> bool:
+        """True when the HNSW graph holds removed records' vectors, or tombstones past `compact_fraction`."""
+        with self._lock:
+            return self._layout == "hnsw" and (self._erased > 0 or self._past_fraction_locked())
+
+    def compacted(self) -> tuple[FaissIndex, int]:
+        """(a new index of the live vectors only, this index's `changes` when they were read).
+
+        Only reading the vectors holds this index's lock (and only one chunk at a time is
+        decoded to float32); building the new graph, 11-13 s at 100k vectors, does not, so
+        searches go on meanwhile. The copy lacks any write made after the read: swap it in
+        only if `changes` has not moved since.
+        """
+        fresh = FaissIndex(self.dimension, self.kind, **self.params())  # type: ignore[arg-type]
+        fresh.compact_inline = self.compact_inline
+        with self._lock:
+            changes, layout = self.changes, self._layout
+            ids, chunks = self._live_chunks_locked()
+        fresh._fill(layout, ids, chunks)
+        return fresh, changes
+
+    def _live_chunks_locked(self) -> tuple[list[str], list[NDArray[Any]]]:
+        """Live ids in label order and their vectors in chunks, HNSW's as they are held (float16 or float32)."""
+        if self._layout == "flat" or not self._id_of:
+            ids, matrix = self._live_matrix_locked()
+            return ids, [matrix]
+        labels = np.array(sorted(self._id_of), dtype=np.int64)
+        held = np.float16 if self.storage == "fp16" else np.float32
+        chunks = [self._index.storage.reconstruct_batch(labels[i:i + _COMPACT_CHUNK]).astype(held)
+                  for i in range(0, len(labels), _COMPACT_CHUNK)]
+        return [self._id_of[lab] for lab in labels.tolist()], chunks
 
     def _live_matrix_locked(self) -> tuple[list[str], NDArray[np.float32]]:
         """Live ids in label order and their vectors, shape (n, dimension)."""
@@ -276,6 +316,10 @@ class FaissIndex:
     def _rebuild_locked(self, layout: Literal["flat", "hnsw"]) -> None:
         """Rebuild as `layout` from the live vectors, relabelled 0..n-1 (drops tombstones)."""
         ids, matrix = self._live_matrix_locked()
+        self._fill(layout, ids, [matrix])
+
+    def _fill(self, layout: Literal["flat", "hnsw"], ids: list[str], chunks: list[NDArray[Any]]) -> None:
+        """Become a new `layout` index of `ids`, whose vectors are the rows of `chunks` in turn."""
         self._layout = layout
         self._index = self._new_index(layout)
         self._label, self._id_of, self._next = {}, {}, 0
@@ -287,11 +331,15 @@ class FaissIndex:
             self._label = dict(zip(ids, labels.tolist(), strict=True))
             self._id_of = dict(zip(labels.tolist(), ids, strict=True))
             self._next = len(ids)
-            if layout == "flat":
-                self._index.add_with_ids(matrix, labels)
-            else:
-                with _threads(None):
-                    self._index.add(matrix)
+            for chunk in chunks:
+                block = np.ascontiguousarray(chunk, dtype=np.float32)
+                if layout == "flat":
+                    self._index.add_with_ids(block, labels[:len(block)])
+                    labels = labels[len(block):]
+                else:
+                    with _threads(None):
+                        self._index.add(block)
+            if layout == "hnsw":
                 self._live = np.ones(len(ids), dtype=bool)
 
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[str, float]]:

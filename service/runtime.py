@@ -79,7 +79,8 @@ class Runtime:
                                                    models_dir=self.settings.models_dir)
         self.encoder = CachedEncoder(inner, self.settings.cache_path)
         detector = self.detector or AreaDetector().fit()
-        self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind)
+        self.engine = MatchEngine(self.encoder, detector, index_kind=self.settings.index_kind,
+                                  deferred_compaction=True)  # by the snapshot step, off the lock
         self.analyses = AnalysisCache(self.settings.analysis_cache_path, self.engine.analysis_fingerprint())
         self._results = ResultCache(self.settings.match_cache_bytes)
 
@@ -203,6 +204,7 @@ class Runtime:
         loaded is linked from it, not written again.
         """
         with self._lock:
+            self.engine.compact()  # a no-op after _snapshot_if_current's; the CLI's ingest compacts here
             indexes = {"need": self.engine.index("need"), "profile": self.engine.index("profile")}
             unchanged = {}
             if self.snapshot_name is not None:
@@ -462,6 +464,9 @@ class Runtime:
         version = self.store.version()
         if self.index_stale or version != self.loaded_version:
             return  # the engine is behind the store: the next refresh reloads and snapshots
+        # An HNSW graph left with too many tombstones (or a withdrawn need's vector, which
+        # must not reach the snapshot) is rebuilt here, beside the live one: readers go on.
+        self.engine.compact()
         # Hashed before taking the lock: it reads the store, not the engine, and readers
         # should not wait for it (streaming every profile after a profile write takes
         # seconds at 100k). Still the store at `version` if the version has not moved.

@@ -156,3 +156,46 @@ def test_hnsw_saves_keep_replaced_vectors_tombstoned_but_never_removed_ones(tmp_
     assert rebuilds == ["hnsw"] and idx.tombstones() == 0
     again = load_index(tmp_path / "b")
     assert again.count() == 199 and again._index.ntotal == 199 and again.vector("r150") is None
+
+
+@pytest.mark.parametrize("storage", ["fp16", "float32"])
+def test_a_compacted_copy_holds_the_live_vectors_and_is_built_off_the_lock(storage: str, monkeypatch) -> None:
+    ids = [f"r{i:03d}" for i in range(300)]
+    v = _vectors(300)
+    idx = FaissIndex(16, "hnsw", storage=storage, compact_fraction=0.25)  # type: ignore[arg-type]
+    idx.compact_inline = False  # as an engine with deferred compaction sets it
+    idx.add(ids, v)
+    idx.remove(ids[:100])  # past the fraction, but left to the owner
+    assert idx.tombstones() == 100 and idx.needs_compaction()
+    built_unlocked = []
+    real_fill = FaissIndex._fill
+
+    def fill(self, *args):  # the build of the copy: the live index's lock must be free
+        built_unlocked.append(idx._lock.acquire(blocking=False))
+        idx._lock.release()
+        return real_fill(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_fill", fill)
+    monkeypatch.setattr("matcher.index._COMPACT_CHUNK", 64)  # several chunks
+    fresh, changes = idx.compacted()
+    assert built_unlocked == [True] and changes == idx.changes
+    assert fresh.count() == 200 and fresh.tombstones() == 0 and not fresh.needs_compaction()
+    assert not fresh.compact_inline and fresh.storage == storage
+    assert all(np.array_equal(fresh.vector(i), idx.vector(i)) for i in ids[100:])
+    q = _vectors(1, seed=3)[0]
+    got, want = fresh.search(q, 10), idx.search(q, 10)
+    assert [i for i, _ in got] == [i for i, _ in want]
+    assert np.allclose([d for _, d in got], [d for _, d in want], atol=1e-6)  # FAISS may sum in another order
+    idx.add(["r-new"], _vectors(1, seed=4))
+    assert idx.changes != changes  # a write after the copy: the owner must not swap it in
+
+
+def test_a_removed_record_alone_asks_for_compaction() -> None:
+    """A withdrawn need's vector must be compacted away before a snapshot, even far below the fraction."""
+    idx = FaissIndex(16, "hnsw")
+    idx.compact_inline = False
+    idx.add([f"r{i}" for i in range(50)], _vectors(50))
+    idx.add(["r1"], _vectors(1, seed=2))  # a replaced vector: a tombstone, kept
+    assert not idx.needs_compaction()
+    idx.remove(["r2"])
+    assert idx.needs_compaction()

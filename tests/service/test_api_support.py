@@ -9,6 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 
+from api_helpers import make_runtime
+
+from matcher.index import FaissIndex
 from matcher.schema import Need, Profile
 from matcher.snapshot import read_manifest
 from service.ratelimit import SlidingWindowLimiter
@@ -203,3 +206,79 @@ def test_a_snapshot_links_the_side_no_write_changed_and_restarts_from_it(runtime
     assert {"n-new", "n-stroke-en"} <= set(restarted.engine.ids("need")) and "p-new" in restarted.engine.ids("profile")
     assert restarted.match_text_private("stroke swallow screening", 3)
     restarted.store.engine.dispose()
+
+
+def _hnsw_runtime_with_tombstones(api_settings, detector, profiles: list[Profile], needs: list[Need]) -> Runtime:
+    """A loaded runtime on HNSW indexes whose profile graph has passed its compaction fraction."""
+    rt = make_runtime(api_settings.model_copy(update={"index_kind": "hnsw"}), detector)
+    rt.ingest(profiles, needs)
+    rt.load()
+    rt.schedule_snapshot = lambda: None  # type: ignore[method-assign]  # the tests run the snapshot step
+    for p in profiles[:2]:  # two edits of five profiles: 2 of 7 vectors dead, past a fifth
+        rt.upsert_profile(p.model_copy(update={"description": p.description + " Now also by video link."}))
+    assert rt.engine.index("profile").needs_compaction()
+    return rt
+
+
+def test_the_snapshot_step_compacts_an_hnsw_graph_while_readers_match(api_settings, detector, fixture_profiles,
+                                                                      fixture_needs, monkeypatch) -> None:
+    rt = _hnsw_runtime_with_tombstones(api_settings, detector, fixture_profiles, fixture_needs)
+    before = rt.engine.index("profile")
+    expected = rt.engine.match_need(fixture_needs[0].id, top=3)
+    building, reader_done = threading.Event(), threading.Event()
+    real_fill = FaissIndex._fill
+
+    def slow_fill(self, *args) -> None:  # as building a 100k graph is (11-13 s)
+        building.set()
+        assert reader_done.wait(10), "a reader waited for the compaction"
+        real_fill(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_fill", slow_fill)
+    failed: list[BaseException] = []
+
+    def step() -> None:
+        try:
+            rt._snapshot_if_current()
+        except BaseException as exc:  # reported by the test's thread below
+            failed.append(exc)
+
+    writer = threading.Thread(target=step)
+    writer.start()
+    assert building.wait(10)
+    with rt.reading() as engine:
+        assert engine.match_need(fixture_needs[0].id, top=3) == expected
+    reader_done.set()
+    writer.join(10)
+    assert failed == []
+    after = rt.engine.index("profile")
+    assert after is not before and after.tombstones() == 0 and after.count() == len(fixture_profiles)
+    assert rt.engine.match_need(fixture_needs[0].id, top=3) == expected
+    saved = rt.settings.index_dir / "snapshots" / rt.snapshot_name / "profile" / "ids.json"
+    assert None not in json.loads(saved.read_text())  # the snapshot holds the compacted graph
+    rt.close()
+    assert rt.load() == "snapshot"
+    rt.store.engine.dispose()
+
+
+def test_a_write_during_the_compaction_keeps_the_live_graph_until_the_next_step(api_settings, detector,
+                                                                                fixture_profiles, fixture_needs,
+                                                                                monkeypatch) -> None:
+    rt = _hnsw_runtime_with_tombstones(api_settings, detector, fixture_profiles, fixture_needs)
+    before = rt.engine.index("profile")
+    real_fill = FaissIndex._fill
+    edited = fixture_profiles[3].model_copy(update={"capacity": 4})
+
+    def fill_with_a_write(self, *args) -> None:
+        monkeypatch.setattr(FaissIndex, "_fill", real_fill)
+        rt.upsert_profile(edited)  # lands in the live graph, not in the copy being built
+        real_fill(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_fill", fill_with_a_write)
+    rt._snapshot_if_current()
+    assert rt.engine.index("profile") is before and before.needs_compaction()  # not swapped: it lacks the write
+    rt._snapshot_if_current()  # the write's own step
+    after = rt.engine.index("profile")
+    assert after is not before and after.tombstones() == 0 and after.count() == len(fixture_profiles)
+    assert rt.engine.get("profile", edited.id).record.capacity == 4
+    rt.close()
+    rt.store.engine.dispose()
