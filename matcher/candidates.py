@@ -269,8 +269,22 @@ class SideArrays:
             self._lexical = (lexical_ids, mapped)
         return self._lexical[1]
 
+    def warm(self, lexical_ids: list[str]) -> None:
+        """Build what the first query after a write would otherwise rebuild for the whole side.
+
+        The lexical index's id map and, for profiles, the per-country masks: at 100k
+        profiles the first query after a write took 0.13-0.2 s instead of ~25 ms.
+        """
+        self.lexical_to_position(lexical_ids)
+        if self.side == "profile":
+            self._country_masks()
+
     def experienced_in(self, country: str) -> NDArray[np.bool_]:
         """Profiles side: True where the profile lists `country` among its countries of experience."""
+        found = self._country_masks().get(country)
+        return found if found is not None else np.zeros(len(self.ids), dtype=bool)
+
+    def _country_masks(self) -> dict[str, NDArray[np.bool_]]:
         if not self._by_country and self.ids:
             where: dict[str, list[int]] = {}
             for i, known in enumerate(self.countries):
@@ -280,8 +294,7 @@ class SideArrays:
                 hit = np.zeros(len(self.ids), dtype=bool)
                 hit[rows] = True
                 self._by_country[c] = hit
-        found = self._by_country.get(country)
-        return found if found is not None else np.zeros(len(self.ids), dtype=bool)
+        return self._by_country
 
     def approximate_scores(self, query: Analysed, pos: NDArray[np.intp], dense: NDArray[np.float64],
                            lexical: NDArray[np.float64], weights: Weights,

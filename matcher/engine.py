@@ -469,7 +469,7 @@ class MatchEngine:
         return s.arrays
 
     def warm(self) -> None:
-        """Build what the first query of each side would otherwise build: score columns and BM25.
+        """Build what the first query of each side would otherwise build: score columns, BM25, their id maps.
 
         At 100k profiles that is ~3 s, which a service should spend while starting, not in
         its first user's request.
@@ -477,8 +477,7 @@ class MatchEngine:
         sides: tuple[Side, ...] = ("need", "profile")
         with self._lock:
             for side in sides:
-                self._arrays(side)
-                self._sides[side].lexical.warm()
+                self._arrays(side).warm(self._sides[side].lexical.warm())
 
     def _candidates(self, query: Analysed, target: Side) -> tuple[NDArray[np.intp], NDArray[np.float64],
                                                                     NDArray[np.float64]]:

@@ -147,9 +147,9 @@ class BM25Lexical:
         bag = self._bags.get(rid)
         return bag.strings() if bag is not None else []
 
-    def warm(self) -> None:
-        """Index now rather than at the next query."""
-        self._ensure()
+    def warm(self) -> list[str]:
+        """Index now rather than at the next query; returns the ids in the order `score_array` scores them."""
+        return self._ids if self._ensure() is not None else []  # nothing indexed: no (stale) ids
 
     def _ensure(self) -> Any:
         with self._lock:

@@ -157,16 +157,16 @@ class Store:
         row = self._first(_NEED_ROW, need_id=need_id)
         return NeedRow(**row._mapping) if row else None
 
-    def content_hash(self, profile_digests: Mapping[str, bytes] | None = None) -> str:
+    def content_hash(self, profiles: Any = None) -> str:
         """Hash of everything the index is derived from (all profiles and open needs); see `content_hash`.
 
-        `profile_digests`: id -> `record_digest` of every profile, when the caller holds them
-        (a runtime keeps them up to date); only the open needs are read then. Records are
-        streamed, not listed: listing them raised the peak RSS of a 100k-profile ingest by
-        ~570 MiB.
+        `profiles`: the hash's state after the profiles (`profiles_part`), when the caller
+        holds it (a runtime keeps it up to date); only the open needs are read then. Records
+        are streamed, not listed: listing them raised the peak RSS of a 100k-profile ingest
+        by ~570 MiB.
         """
-        profiles = profile_digests if profile_digests is not None else self.profile_digests()
-        return content_hash(profiles, record_digests(self._iter_needs()))
+        part = profiles if profiles is not None else profiles_part(self.profile_digests())
+        return finish_content_hash(part, record_digests(self._iter_needs()))
 
     def profile_digests(self) -> dict[str, bytes]:
         """id -> `record_digest` of every profile (reads them all: 12 s at 100k profiles)."""
@@ -340,7 +340,7 @@ def record_digests(records: Iterable[Profile | Need], legacy: Any = None) -> dic
 
 
 def content_hash(profiles: Mapping[str, bytes], needs: Mapping[str, bytes]) -> str:
-    """SHA-256 over the profiles' record digests, then the open needs', each by id.
+    """SHA-256 over the profiles' record digests, then the open needs', each by id (id -> `record_digest`).
 
     Made of per-record digests so that a runtime can keep the profiles' part up to date
     as it writes them, instead of reading every profile again after each profile write
@@ -348,12 +348,27 @@ def content_hash(profiles: Mapping[str, bytes], needs: Mapping[str, bytes]) -> s
     the value does not depend on its collation. (Before 2026-11-26 the hash ran over the
     records' JSON itself; `Runtime.load` still accepts a snapshot of that hash.)
     """
+    return finish_content_hash(profiles_part(profiles), needs)
+
+
+def profiles_part(profiles: Mapping[str, bytes]) -> Any:
+    """The content hash's SHA-256 state after the profiles' part: reusable while no profile changes."""
     h = hashlib.sha256(b"partnermatch content hash 2\n")
-    for part in (profiles, needs):
-        h.update(b"%d\n" % len(part))
-        for rid in sorted(part):
-            h.update(part[rid])
-    return h.hexdigest()
+    _feed(h, profiles)
+    return h
+
+
+def finish_content_hash(profiles: Any, needs: Mapping[str, bytes]) -> str:
+    """The content hash from `profiles_part`'s state (left as it is) and the open needs' digests."""
+    h = profiles.copy()
+    _feed(h, needs)
+    return str(h.hexdigest())
+
+
+def _feed(h: Any, digests: Mapping[str, bytes]) -> None:
+    h.update(b"%d\n" % len(digests))
+    for rid in sorted(digests):
+        h.update(digests[rid])
 
 
 def profile_from_row(r: ProfileRow) -> Profile:

@@ -169,6 +169,22 @@ def test_warm_builds_the_score_columns_and_bm25_before_any_query(detector, fixtu
     engine.warm()
     assert all(engine._sides[s].arrays is not None and engine.lexical(s)._matrix is not None
                for s in ("need", "profile"))
+    edited = [fixture_profiles[0].model_copy(update={"capacity": 7}), *fixture_profiles[1:]]
+    engine.add_profiles(edited[:1])  # a write: the maps go stale
+    profiles = engine._sides["profile"].arrays
+    assert profiles._lexical is None and not profiles._by_country
+    engine.warm()  # as the snapshot step does after a write, so that the next query need not
+    assert profiles._lexical is not None and profiles._by_country
+    assert profiles._lexical[0] is engine.lexical("profile").warm()
+    fresh = build_engine(HashingEncoder(), detector, edited, fixture_needs)
+    assert engine.match_need(fixture_needs[0].id, top=3) == fresh.match_need(fixture_needs[0].id, top=3)
+
+
+def test_warm_on_a_side_emptied_by_removals(hashing_engine: MatchEngine) -> None:
+    hashing_engine.warm()
+    hashing_engine.remove("need", hashing_engine.ids("need"))
+    hashing_engine.warm()  # no stale lexical ids to map
+    assert hashing_engine.match_profile(hashing_engine.ids("profile")[0]) == []
 
 
 def test_clear_forgets_every_record_and_term(hashing_engine: MatchEngine) -> None:
