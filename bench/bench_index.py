@@ -150,12 +150,14 @@ def _incremental(index: FaissIndex, vectors: NDArray[np.float32], queries: NDArr
     start = time.perf_counter()
     fresh, _ = index.compacted()
     offlock_s = time.perf_counter() - start
+    copied = fresh.count()
+    del fresh  # not held through the inline compaction below (at 1M: ~2.5 GB more peak RSS)
     # Inline, as a standalone index does: inside the write that passes the fraction.
     index.compact_inline = True
     start = time.perf_counter()
     index.remove([f"v{1000 + more:07d}"])
     compact_s = time.perf_counter() - start
-    assert fresh.count() == index.count() + 1 and index.tombstones() == 0
+    assert copied == index.count() + 1 and index.tombstones() == 0
     return {"add_1000_s": add_s, "remove_1000_s": remove_s, "p50_ms_with_1000_tombstones": with_tombstones,
             "compaction_s": compact_s, "compacted_copy_s": offlock_s, "compacted_copy_lock_s": locked_s,
             "live_after": index.count(), "tombstones_after": index.tombstones(), "start_count": n}
