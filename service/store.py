@@ -158,7 +158,7 @@ class Store:
         return NeedRow(**row._mapping) if row else None
 
     def content_hash(self, profiles: Any = None) -> str:
-        """Hash of everything the index is derived from (all profiles and open needs); see `content_hash`.
+        """Hash of everything the index is derived from (all profiles and open needs); see `profiles_part`.
 
         `profiles`: the hash's state after the profiles (`profiles_part`), when the caller
         holds it (a runtime keeps it up to date); only the open needs are read then. Records
@@ -339,20 +339,17 @@ def record_digests(records: Iterable[Profile | Need], legacy: Any = None) -> dic
     return out
 
 
-def content_hash(profiles: Mapping[str, bytes], needs: Mapping[str, bytes]) -> str:
-    """SHA-256 over the profiles' record digests, then the open needs', each by id (id -> `record_digest`).
-
-    Made of per-record digests so that a runtime can keep the profiles' part up to date
-    as it writes them, instead of reading every profile again after each profile write
-    (12 s at 100k profiles). Ids are sorted here, by code point, not by the database, so
-    the value does not depend on its collation. (Before 2026-11-26 the hash ran over the
-    records' JSON itself; `Runtime.load` still accepts a snapshot of that hash.)
-    """
-    return finish_content_hash(profiles_part(profiles), needs)
-
-
 def profiles_part(profiles: Mapping[str, bytes]) -> Any:
-    """The content hash's SHA-256 state after the profiles' part: reusable while no profile changes."""
+    """The content hash's SHA-256 state after the profiles' part: reusable while no profile changes.
+
+    The content hash is a SHA-256 over the profiles' record digests, then the open needs'
+    (`finish_content_hash`), each by id (id -> `record_digest`). It is made of per-record
+    digests so that a runtime can keep the profiles' part up to date as it writes them,
+    instead of reading every profile again after each profile write (12 s at 100k
+    profiles). Ids are sorted here, by code point, not by the database, so the value does
+    not depend on its collation. (Before 2026-11-26 the hash ran over the records' JSON
+    itself; `Runtime.load` still accepts a snapshot of that hash.)
+    """
     h = hashlib.sha256(b"partnermatch content hash 2\n")
     _feed(h, profiles)
     return h

@@ -18,7 +18,7 @@ from service import runtime as runtime_module
 from service.ratelimit import SlidingWindowLimiter
 from service.runtime import Runtime
 from service.snapshotter import DebouncedSnapshots
-from service.store import Store, content_hash, profiles_part, record_digest, record_digests
+from service.store import Store, finish_content_hash, profiles_part, record_digest, record_digests
 
 
 def test_concurrent_writes_each_get_their_own_store_version(runtime: Runtime) -> None:
@@ -123,7 +123,8 @@ def _profile_reads(runtime: Runtime, monkeypatch) -> list[int]:
 
 def _store_hash(runtime: Runtime) -> str:
     """The content hash from a fresh read of every profile and open need."""
-    return content_hash(record_digests(runtime.store.profiles()), record_digests(runtime.store.needs()))
+    return finish_content_hash(profiles_part(record_digests(runtime.store.profiles())),
+                               record_digests(runtime.store.needs()))
 
 
 def test_snapshots_after_writes_hash_what_was_written_without_reading_every_profile(runtime: Runtime,
