@@ -293,30 +293,20 @@ class FaissIndex:
 
     def _live_chunks_locked(self) -> tuple[list[str], list[NDArray[Any]]]:
         """Live ids in label order and their vectors in chunks, HNSW's as they are held (float16 or float32)."""
-        if self._layout == "flat" or not self._id_of:
-            ids, matrix = self._live_matrix_locked()
-            return ids, [matrix]
         labels = np.array(sorted(self._id_of), dtype=np.int64)
-        held = np.float16 if self.storage == "fp16" else np.float32
-        chunks = [self._index.storage.reconstruct_batch(labels[i:i + _COMPACT_CHUNK]).astype(held)
-                  for i in range(0, len(labels), _COMPACT_CHUNK)]
-        return [self._id_of[lab] for lab in labels.tolist()], chunks
-
-    def _live_matrix_locked(self) -> tuple[list[str], NDArray[np.float32]]:
-        """Live ids in label order and their vectors, shape (n, dimension)."""
-        labels = sorted(self._id_of)
-        if not labels:
-            return [], np.zeros((0, self.dimension), dtype=np.float32)
+        ids = [self._id_of[lab] for lab in labels.tolist()]
+        if not len(labels):
+            return [], [np.zeros((0, self.dimension), dtype=np.float32)]
         if self._layout == "flat":
-            matrix = np.stack([self._index.reconstruct(lab) for lab in labels])
-        else:
-            matrix = self._index.storage.reconstruct_n(0, self._index.ntotal)[labels]
-        return [self._id_of[lab] for lab in labels], np.ascontiguousarray(matrix, dtype=np.float32)
+            return ids, [np.stack([self._index.reconstruct(lab) for lab in labels.tolist()])]
+        held = np.float16 if self.storage == "fp16" else np.float32
+        return ids, [self._index.storage.reconstruct_batch(labels[i:i + _COMPACT_CHUNK]).astype(held)
+                     for i in range(0, len(labels), _COMPACT_CHUNK)]
 
     def _rebuild_locked(self, layout: Literal["flat", "hnsw"]) -> None:
         """Rebuild as `layout` from the live vectors, relabelled 0..n-1 (drops tombstones)."""
-        ids, matrix = self._live_matrix_locked()
-        self._fill(layout, ids, [matrix])
+        ids, chunks = self._live_chunks_locked()
+        self._fill(layout, ids, [np.concatenate(chunks)])  # one batch: the graph is fed as it always was inline
 
     def _fill(self, layout: Literal["flat", "hnsw"], ids: list[str], chunks: list[NDArray[Any]]) -> None:
         """Become a new `layout` index of `ids`, whose vectors are the rows of `chunks` in turn."""
